@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What the Linux 6.12 `kernel` crate lacks and kiovec needs.
+//!
+//! Each module mirrors the upstream `kernel::` module of the same name (6.13 and later), so
+//! that moving to a newer kernel changes imports, not design. All of the module's `unsafe`
+//! code lives here.
+
+#[path = "bindings.rs"]
+pub(crate) mod bindings;
+#[path = "fs.rs"]
+pub(crate) mod fs;
+#[path = "miscdevice.rs"]
+pub(crate) mod miscdevice;
+#[path = "page.rs"]
+pub(crate) mod page;
+#[path = "uapi.rs"]
+pub(crate) mod uapi;

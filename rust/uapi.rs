@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The ioctl ABI of `/dev/kiovec`.
+//!
+//! C header: [`include/uapi/linux/kiovec.h`](../include/uapi/linux/kiovec.h), the single
+//! source of truth; this is generated from it by bindgen (see `rust/uapi_helper.h`).
+
+use kernel::types::{AsBytes, FromBytes};
+
+#[allow(
+    clippy::all,
+    dead_code,
+    missing_docs,
+    non_camel_case_types,
+    non_upper_case_globals,
+    unreachable_pub
+)]
+mod generated {
+    use kernel::ffi;
+    include!("uapi_generated.rs");
+}
+
+pub(crate) use generated::*;
+
+/// Asserts at compile time that an ABI struct has no implicit padding: its size is the sum
+/// of its fields' sizes. Padding would leak kernel stack bytes to user space and make
+/// `AsBytes` unsound.
+macro_rules! assert_no_padding {
+    ($t:ty { $($field:ident),* $(,)? }) => {
+        const _: () = {
+            let u = core::mem::MaybeUninit::<$t>::uninit();
+            let p = u.as_ptr();
+            assert!(
+                core::mem::size_of::<$t>()
+                    == 0 $(
+                        // SAFETY: Only the field's address is taken, nothing is read.
+                        + size_of_pointee(unsafe { core::ptr::addr_of!((*p).$field) })
+                    )*
+            );
+        };
+    };
+}
+
+/// The size of what `_p` points at (`size_of_val` is const only from Rust 1.85).
+const fn size_of_pointee<T>(_p: *const T) -> usize {
+    core::mem::size_of::<T>()
+}
+
+assert_no_padding!(kiovec_info {
+    abi_version,
+    page_size,
+    max_segments,
+    max_iovecs,
+    max_bytes,
+    features,
+    reserved
+});
+assert_no_padding!(kiovec_stat {
+    bytes,
+    segments,
+    owned_pages,
+    pinned_pages,
+    reserved0,
+    reserved
+});
+
+// SAFETY: `kiovec_info` is made of integers only (checked by bindgen's output and the
+// padding assertion above), so any byte pattern is valid and every byte is initialised.
+unsafe impl FromBytes for kiovec_info {}
+// SAFETY: As above.
+unsafe impl AsBytes for kiovec_info {}
+// SAFETY: `kiovec_stat` is made of integers only, without padding (asserted above).
+unsafe impl FromBytes for kiovec_stat {}
+// SAFETY: As above.
+unsafe impl AsBytes for kiovec_stat {}

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * bindgen input for the ioctl ABI: the UAPI header itself, plus constants that clang must
+ * evaluate because they are function-like macros (the ioctl numbers). The build renames
+ * RUST_CONST_HELPER_X to X.
+ */
+#include <uapi/linux/kiovec.h>
+
+const unsigned int RUST_CONST_HELPER_KIOVEC_IOC_INFO = KIOVEC_IOC_INFO;
+const unsigned int RUST_CONST_HELPER_KIOVEC_IOC_STAT = KIOVEC_IOC_STAT;
+const unsigned int RUST_CONST_HELPER_KIOVEC_IOC_RESET = KIOVEC_IOC_RESET;
+const unsigned long long RUST_CONST_HELPER_KIOVEC_FEAT_WRITE = KIOVEC_FEAT_WRITE;
