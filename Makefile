@@ -1,0 +1,102 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kiovec: the commands people run. The kernel's own build does the module (see Kbuild);
+# the scripts in scripts/ do the rest.
+#
+#   make check      everything from nothing: toolchain, debug kernel, module, tests in a VM
+#   make demo       the same on the release kernel, then shows what kiovec does
+#   make            kiovec.ko (+ test modules) against the cached kernel of FLAVOUR
+#   make tests      the kselftest binaries
+#   make rustfmt | rustfmtcheck | clippy | rust-analyzer | clean
+
+include scripts/versions.env
+
+FLAVOUR ?= debug
+KIOVEC_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kiovec
+export KIOVEC_CACHE
+KDIR ?= $(shell scripts/build-kernel --dir $(FLAVOUR))
+KSRC = $(KDIR)/source
+BINDGEN ?= $(KIOVEC_CACHE)/tools/bin/bindgen
+RUSTC ?= /usr/bin/rustc
+export LIBCLANG_PATH ?= /usr/lib/llvm-$(LLVM_VERSION)/lib
+
+# The module builds in a copy of the sources, one per flavour, so that the debug and release
+# builds coexist and generated files stay out of the work tree.
+BUILD := $(CURDIR)/.build/$(FLAVOUR)
+MODULE_SOURCES := Kbuild rust src include tests/modules
+KMAKE = $(MAKE) -C $(KDIR) M=$(BUILD) LLVM=-$(LLVM_VERSION) RUSTC=$(RUSTC) BINDGEN=$(BINDGEN)
+
+TEST_SOURCES := $(wildcard tests/*.c)
+TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/bin/%,$(TEST_SOURCES))
+TEST_CFLAGS := -O2 -g -Wall -Wno-stringop-overread -D_GNU_SOURCE -pthread \
+	-I$(CURDIR)/include/uapi -I$(KSRC)/tools/testing/selftests
+
+# rustfmt follows `mod` declarations, so the crate roots name every file (generated ones
+# come in through include! and are left alone).
+RUSTFMT_ROOTS := src/kiovec_main.rs
+
+MAKEFLAGS += --no-print-directory
+
+.PHONY: all modules tests check check-scanner demo kernel sync rustfmt rustfmtcheck clippy \
+	rust-analyzer clean
+
+all: modules
+
+kernel:
+	@test -f $(KDIR)/.kiovec-built || { echo "no $(FLAVOUR) kernel at $(KDIR): run scripts/build-kernel $(FLAVOUR) (or make check)"; exit 1; }
+
+sync:
+	@mkdir -p $(BUILD)
+	@rsync -a --delete --relative $(MODULE_SOURCES) $(BUILD)/ --exclude '*.o' --exclude '*.ko' \
+		--exclude '*_generated.rs' --exclude '.*.cmd' --exclude '*.mod*' --exclude 'modules.order'
+
+modules: kernel sync
+	+$(KMAKE) modules
+	@echo "built $(BUILD)/kiovec.ko against $(KDIR)"
+
+tests: kernel $(TEST_BINS) $(BUILD)/tools/kiovec-demo
+
+$(BUILD)/tools/kiovec-demo: tools/demo/kiovec-demo.c include/uapi/linux/kiovec.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -Wall -I$(CURDIR)/include/uapi -o $@ $<
+
+$(BUILD)/tests/bin/%: tests/%.c include/uapi/linux/kiovec.h tests/kiovec_test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< -lpthread
+
+# The README's test command: from nothing to a judged run on the debug kernel.
+check:
+	scripts/bootstrap
+	scripts/build-kernel debug
+	+$(MAKE) FLAVOUR=debug modules tests
+	scripts/run-tests debug
+
+# Proof that a kernel warning makes the run red: a module WARNs before the tests.
+check-scanner:
+	+$(MAKE) FLAVOUR=debug modules tests
+	@if scripts/run-tests --inject-warn debug; then \
+		echo "check-scanner: FAILED, a run with a WARN was reported green"; exit 1; \
+	else echo "check-scanner: ok, the run with a WARN was reported red"; fi
+
+demo:
+	scripts/bootstrap
+	scripts/build-kernel release
+	+$(MAKE) FLAVOUR=release modules tests
+	scripts/demo release
+
+RUSTFMT ?= rustfmt
+rustfmt:
+	$(RUSTFMT) --config-path $(KSRC)/.rustfmt.toml $(RUSTFMT_ROOTS)
+
+rustfmtcheck:
+	$(RUSTFMT) --check --config-path $(KSRC)/.rustfmt.toml $(RUSTFMT_ROOTS)
+
+clippy: kernel sync
+	+$(KMAKE) CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver modules
+
+rust-analyzer: modules
+	scripts/rust-analyzer $(KDIR) $(BUILD) > rust-project.json
+	@echo "wrote rust-project.json"
+
+clean:
+	rm -rf .build rust-project.json
