@@ -6,3 +6,4 @@
 #include "helpers/helpers.h"
 
 #include "helpers/file.c"
+#include "helpers/mm.c"

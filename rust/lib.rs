@@ -8,8 +8,14 @@
 
 #[path = "bindings.rs"]
 pub(crate) mod bindings;
+#[path = "error.rs"]
+pub(crate) mod error;
 #[path = "fs.rs"]
 pub(crate) mod fs;
+#[path = "gup.rs"]
+pub(crate) mod gup;
+#[path = "memlock.rs"]
+pub(crate) mod memlock;
 #[path = "miscdevice.rs"]
 pub(crate) mod miscdevice;
 #[path = "page.rs"]

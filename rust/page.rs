@@ -6,6 +6,7 @@
 //! `kernel::page::Page`, whose copy methods are unsafe because nothing stops two users of one
 //! page from racing; [`AppendOnlyPage`] makes the rule that keeps them apart a type.
 
+use crate::kernel_ext::bindings;
 use kernel::{
     alloc::Flags,
     page::{Page, PAGE_SIZE},
@@ -60,6 +61,23 @@ impl AppendOnlyPage {
         unsafe { self.page.copy_from_user_slice_raw(data, self.fill, len)? };
         // INVARIANT: `fill + len <= PAGE_SIZE`, checked above.
         self.fill += len;
+        Ok(())
+    }
+
+    /// Copies `len` filled bytes at `offset` to the user address `to`.
+    pub(crate) fn copy_filled_to_user(&self, offset: usize, len: usize, to: usize) -> Result {
+        if offset.checked_add(len).map_or(true, |end| end > self.fill) {
+            return Err(EINVAL);
+        }
+        // SAFETY: The page is ours and allocated. `offset..offset + len` is below `fill`, so
+        // those bytes are final and nothing writes them (type invariant); `copy_to_user`
+        // checks `to`.
+        let left = unsafe {
+            bindings::kiovec_helper_copy_page_to_user(to as _, self.page.as_ptr(), offset, len)
+        };
+        if left != 0 {
+            return Err(EFAULT);
+        }
         Ok(())
     }
 }

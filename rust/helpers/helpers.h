@@ -6,8 +6,28 @@
 #ifndef _KIOVEC_HELPERS_H
 #define _KIOVEC_HELPERS_H
 
-struct file;
+#include <linux/compiler_types.h>
+#include <linux/types.h>
 
+struct file;
+struct mm_struct;
+struct page;
+struct user_struct;
+
+/* file.c */
 struct file *kiovec_helper_get_file(struct file *f);
+
+/* mm.c: accounting of pinned pages, as io_uring does it */
+struct user_struct *kiovec_helper_get_current_user(void);
+unsigned long kiovec_helper_rlimit(unsigned int limit);
+bool kiovec_helper_capable_ipc_lock(void);
+long kiovec_helper_user_locked_vm_read(struct user_struct *user);
+bool kiovec_helper_user_locked_vm_try_cmpxchg(struct user_struct *user, long *old, long new);
+void kiovec_helper_user_locked_vm_sub(struct user_struct *user, long nr);
+struct mm_struct *kiovec_helper_current_mm_grab(void);
+void kiovec_helper_mmdrop(struct mm_struct *mm);
+void kiovec_helper_mm_pinned_vm_add(struct mm_struct *mm, s64 nr);
+unsigned long kiovec_helper_copy_page_to_user(void __user *to, struct page *page,
+					      size_t offset, size_t len);
 
 #endif
