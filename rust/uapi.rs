@@ -64,6 +64,25 @@ assert_no_padding!(kiovec_stat {
     reserved
 });
 
+assert_no_padding!(kiovec_add_user {
+    iov,
+    iovcnt,
+    flags,
+    offset,
+    bytes,
+    segments,
+    pinned_pages,
+    reserved
+});
+assert_no_padding!(kiovec_copy_out {
+    offset,
+    buf,
+    len,
+    flags,
+    reserved0,
+    reserved
+});
+
 // SAFETY: `kiovec_info` is made of integers only (checked by bindgen's output and the
 // padding assertion above), so any byte pattern is valid and every byte is initialised.
 unsafe impl FromBytes for kiovec_info {}
@@ -73,3 +92,9 @@ unsafe impl AsBytes for kiovec_info {}
 unsafe impl FromBytes for kiovec_stat {}
 // SAFETY: As above.
 unsafe impl AsBytes for kiovec_stat {}
+// SAFETY: `kiovec_add_user` is made of integers only, without padding (asserted above).
+unsafe impl FromBytes for kiovec_add_user {}
+// SAFETY: As above.
+unsafe impl AsBytes for kiovec_add_user {}
+// SAFETY: `kiovec_copy_out` is made of integers only, without padding (asserted above).
+unsafe impl FromBytes for kiovec_copy_out {}

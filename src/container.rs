@@ -3,21 +3,34 @@
 //! The kiovec container: the state of one open file of `/dev/kiovec`.
 //!
 //! A container is an ordered list of segments, each a (page, offset, length) triple in the
-//! shape of a `bio_vec`, so that any segment can start and end anywhere in its page. `write()`
-//! appends bytes to pages the container allocates itself, packing small writes into the last
-//! page; bytes once written are never rewritten, because they may already be on their way to
-//! a device or a socket.
+//! shape of a `bio_vec`, so that any segment can start and end anywhere in its page. The
+//! pages come from two sources: pages the container allocated for `write()` (bytes once
+//! written are never rewritten, because they may already be on their way to a device or a
+//! socket), and user pages pinned in place by `KIOVEC_IOC_ADD_USER` (kiobufs).
 
 #![deny(unsafe_code)]
 
-use crate::{kernel_ext::page::AppendOnlyPage, limits};
-use kernel::{new_mutex, prelude::*, sync::Mutex, uaccess::UserSliceReader};
+use crate::{
+    kernel_ext::{memlock::MemlockAccount, page::AppendOnlyPage},
+    kiobuf::Kiobuf,
+    limits,
+};
+use kernel::{
+    alloc::KVVec,
+    new_mutex,
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::{Arc, Mutex},
+    uaccess::UserSliceReader,
+};
 
 /// Where a segment's bytes are.
 #[derive(Clone, Copy)]
 enum Source {
     /// In the container's own page `pages[index]`.
     Owned { index: usize },
+    /// In page `page` of the pinned user range `kiobufs[buf]`.
+    User { buf: usize, page: usize },
 }
 
 /// One contiguous run of bytes within one page.
@@ -40,18 +53,42 @@ impl Segment {
 struct Contents {
     /// The pages `write()` filled, in the order they were filled.
     pages: KVec<AppendOnlyPage>,
+    /// The pinned user ranges, in the order they were added.
+    kiobufs: KVec<Kiobuf>,
     /// The segments, in transmit order.
-    segments: KVec<Segment>,
+    segments: KVVec<Segment>,
     /// The sum of the segments' lengths.
     bytes: u64,
+    /// The sum of the kiobufs' pinned pages.
+    pinned_pages: usize,
 }
 
 impl Contents {
     const fn new() -> Self {
         Self {
             pages: KVec::new(),
-            segments: KVec::new(),
+            kiobufs: KVec::new(),
+            segments: KVVec::new(),
             bytes: 0,
+            pinned_pages: 0,
+        }
+    }
+
+    /// Fails with `E2BIG` unless `bytes` more bytes in `segments` more segments fit.
+    fn check_room(&self, bytes: u64, segments: usize) -> Result {
+        let bytes_ok = self
+            .bytes
+            .checked_add(bytes)
+            .is_some_and(|b| b <= limits::MAX_BYTES);
+        let segments_ok = self
+            .segments
+            .len()
+            .checked_add(segments)
+            .is_some_and(|s| s <= limits::MAX_SEGMENTS as usize);
+        if bytes_ok && segments_ok {
+            Ok(())
+        } else {
+            Err(E2BIG)
         }
     }
 }
@@ -64,19 +101,39 @@ pub(crate) struct Stat {
     pub(crate) pinned_pages: u32,
 }
 
+/// What `KIOVEC_IOC_ADD_USER` added.
+pub(crate) struct Added {
+    pub(crate) offset: u64,
+    pub(crate) bytes: u64,
+    pub(crate) segments: u32,
+    pub(crate) pinned_pages: u32,
+}
+
+/// One user range to pin: base address and length, as in a `struct iovec`.
+#[derive(Clone, Copy)]
+pub(crate) struct UserRange {
+    pub(crate) base: usize,
+    pub(crate) len: usize,
+}
+
 /// One open `/dev/kiovec`.
 #[pin_data]
 pub(crate) struct Container {
     #[pin]
     contents: Mutex<Contents>,
+    /// Whom pinned pages are charged to: the opener, as for an io_uring ring.
+    account: Arc<MemlockAccount>,
 }
 
 impl Container {
-    /// Creates an empty container, charged to the opener's memory cgroup.
+    /// Creates an empty container for the current task, which pays for it: its memory
+    /// cgroup for the metadata, its user and mm for pinned pages.
     pub(crate) fn new() -> Result<Pin<KBox<Self>>> {
+        let account = Arc::new(MemlockAccount::current(), GFP_KERNEL_ACCOUNT)?;
         KBox::pin_init(
             pin_init!(Self {
                 contents <- new_mutex!(Contents::new(), "kiovec::Container::contents"),
+                account,
             }),
             GFP_KERNEL_ACCOUNT,
         )
@@ -118,9 +175,7 @@ impl Container {
             _ => false,
         };
         if !extends {
-            if c.segments.len() >= limits::MAX_SEGMENTS as usize {
-                return Err(E2BIG);
-            }
+            c.check_room(0, 1)?;
             // Allocate before the bytes go in, so that a failure leaves the container as it was.
             c.segments.reserve(1, GFP_KERNEL_ACCOUNT)?;
         }
@@ -151,10 +206,99 @@ impl Container {
         Ok(len)
     }
 
-    /// Drops every segment and page: the container is empty again.
+    /// Pins `ranges` of the caller's memory and appends them, in order, all or nothing.
+    ///
+    /// Ranges of length 0 are skipped. The caller has checked each range for overflow and
+    /// null bases.
+    pub(crate) fn add_user(&self, ranges: &[UserRange], write: bool) -> Result<Added> {
+        let mut c = self.contents.lock();
+        // Check the limits before pinning anything: a request that cannot fit must not
+        // fault in or pin a single page.
+        let mut bytes = 0u64;
+        let mut segments = 0usize;
+        for r in ranges.iter().filter(|r| r.len > 0) {
+            bytes = bytes.checked_add(r.len as u64).ok_or(E2BIG)?;
+            let in_first = PAGE_SIZE - r.base % PAGE_SIZE;
+            segments += 1 + r.len.saturating_sub(in_first).div_ceil(PAGE_SIZE);
+        }
+        c.check_room(bytes, segments)?;
+
+        let mut bufs = KVec::with_capacity(ranges.len(), GFP_KERNEL_ACCOUNT)?;
+        for r in ranges.iter().filter(|r| r.len > 0) {
+            // On error the kiobufs pinned so far are dropped: unpinned and uncharged.
+            bufs.push(
+                Kiobuf::pin(&self.account, r.base, r.len, write)?,
+                GFP_KERNEL_ACCOUNT,
+            )?;
+        }
+        c.kiobufs.reserve(bufs.len(), GFP_KERNEL_ACCOUNT)?;
+        c.segments.reserve(segments, GFP_KERNEL_ACCOUNT)?;
+
+        // Nothing below can fail: the room is reserved.
+        let added = Added {
+            offset: c.bytes,
+            bytes,
+            segments: segments as u32,
+            pinned_pages: bufs.iter().map(Kiobuf::nr_pages).sum::<usize>() as u32,
+        };
+        for buf in bufs.into_iter() {
+            let index = c.kiobufs.len();
+            for (page, offset, len) in buf.segments() {
+                c.segments.push(
+                    Segment {
+                        source: Source::User { buf: index, page },
+                        offset: offset as u32,
+                        len: len as u32,
+                    },
+                    GFP_KERNEL_ACCOUNT,
+                )?;
+            }
+            c.pinned_pages += buf.nr_pages();
+            c.kiobufs.push(buf, GFP_KERNEL_ACCOUNT)?;
+        }
+        c.bytes += bytes;
+        Ok(added)
+    }
+
+    /// Copies up to `len` bytes from container offset `offset` to the user address `to`;
+    /// returns how many were copied (fewer at the end of the container).
+    ///
+    /// A fault after some bytes were copied gives a short count; with none, `EFAULT`.
+    pub(crate) fn copy_out(&self, offset: u64, to: usize, len: usize) -> Result<usize> {
+        let c = self.contents.lock();
+        let mut pos = 0u64; // container offset of the current segment
+        let mut done = 0usize;
+        for s in c.segments.iter() {
+            if done == len {
+                break;
+            }
+            let seg_end = pos + s.len as u64;
+            if seg_end <= offset {
+                pos = seg_end;
+                continue;
+            }
+            let skip = offset.saturating_sub(pos) as usize;
+            let n = (s.len as usize - skip).min(len - done);
+            let at = s.offset as usize + skip;
+            let dst = to.checked_add(done).ok_or(EFAULT)?;
+            let copied = match s.source {
+                Source::Owned { index } => c.pages[index].copy_filled_to_user(at, n, dst),
+                Source::User { buf, page } => c.kiobufs[buf].pages().copy_to_user(page, at, n, dst),
+            };
+            match copied {
+                Ok(()) => done += n,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            }
+            pos = seg_end;
+        }
+        Ok(done)
+    }
+
+    /// Drops every segment, page and pin: the container is empty again.
     pub(crate) fn reset(&self) {
         let old = core::mem::replace(&mut *self.contents.lock(), Contents::new());
-        // Pages are freed outside the lock.
+        // Pages are freed and unpinned outside the lock.
         drop(old);
     }
 
@@ -165,7 +309,7 @@ impl Container {
             bytes: c.bytes,
             segments: c.segments.len() as u32,
             owned_pages: c.pages.len() as u32,
-            pinned_pages: 0,
+            pinned_pages: c.pinned_pages as u32,
         }
     }
 }

@@ -8,8 +8,8 @@
 #![deny(unsafe_code)]
 
 use crate::{
-    container::Container,
-    kernel_ext::{fs::File, miscdevice::MiscDevice, uapi},
+    container::{Container, UserRange},
+    kernel_ext::{error::code, fs::File, miscdevice::MiscDevice, uapi},
     limits,
 };
 use core::mem::size_of;
@@ -23,6 +23,69 @@ use kernel::{
 fn put_user<T: kernel::types::AsBytes>(arg: usize, value: &T) -> Result<isize> {
     UserSlice::new(arg, size_of::<T>()).writer().write(value)?;
     Ok(0)
+}
+
+/// `KIOVEC_IOC_ADD_USER`: pins the caller's iovecs into the container.
+fn add_user(container: &Container, arg: usize) -> Result<isize> {
+    let (mut reader, mut writer) =
+        UserSlice::new(arg, size_of::<uapi::kiovec_add_user>()).reader_writer();
+    let mut req: uapi::kiovec_add_user = reader.read()?;
+    if req.flags & !uapi::KIOVEC_ADD_FLAGS != 0 || req.reserved != [0; 2] {
+        return Err(EINVAL);
+    }
+    if req.iovcnt == 0 || req.iovcnt > limits::MAX_IOVECS {
+        return Err(EINVAL);
+    }
+    let count = req.iovcnt as usize;
+    let iov_base = usize::try_from(req.iov).map_err(|_| EFAULT)?;
+    // Each iovec is read exactly once, here; the pins below use these copies.
+    let mut iov = UserSlice::new(iov_base, count * size_of::<[u64; 2]>()).reader();
+    let mut ranges = KVec::with_capacity(count, GFP_KERNEL_ACCOUNT)?;
+    for _ in 0..count {
+        let [base, len]: [u64; 2] = iov.read()?;
+        let range = check_range(base, len)?;
+        ranges.push(range, GFP_KERNEL_ACCOUNT)?;
+    }
+    let added = container.add_user(&ranges, req.flags & uapi::KIOVEC_ADD_WRITE != 0)?;
+    req.offset = added.offset;
+    req.bytes = added.bytes;
+    req.segments = added.segments;
+    req.pinned_pages = added.pinned_pages;
+    writer.write(&req)?;
+    Ok(0)
+}
+
+/// Validates one iovec: zero length is skipped whatever its base; otherwise a null base is
+/// `EFAULT`, a wrapping end `EOVERFLOW` and a length past the container's capacity `E2BIG`.
+fn check_range(base: u64, len: u64) -> Result<UserRange> {
+    if len == 0 {
+        return Ok(UserRange { base: 0, len: 0 });
+    }
+    if base == 0 {
+        return Err(EFAULT);
+    }
+    base.checked_add(len).ok_or_else(code::eoverflow)?;
+    if len > limits::MAX_BYTES {
+        return Err(E2BIG);
+    }
+    Ok(UserRange {
+        base: usize::try_from(base).map_err(|_| EFAULT)?,
+        len: len as usize,
+    })
+}
+
+/// `KIOVEC_IOC_COPY_OUT`: copies container bytes to the caller; returns the count.
+fn copy_out(container: &Container, arg: usize) -> Result<isize> {
+    let req: uapi::kiovec_copy_out = UserSlice::new(arg, size_of::<uapi::kiovec_copy_out>())
+        .reader()
+        .read()?;
+    if req.flags != 0 || req.reserved0 != 0 || req.reserved != [0; 2] {
+        return Err(EINVAL);
+    }
+    // No container holds more than MAX_BYTES, so the count always fits the return value.
+    let len = req.len.min(limits::MAX_BYTES) as usize;
+    let to = usize::try_from(req.buf).map_err(|_| EFAULT)?;
+    Ok(container.copy_out(req.offset, to, len)? as isize)
 }
 
 #[vtable]
@@ -43,7 +106,9 @@ impl MiscDevice for Container {
                     max_segments: limits::MAX_SEGMENTS,
                     max_iovecs: limits::MAX_IOVECS,
                     max_bytes: limits::MAX_BYTES,
-                    features: uapi::KIOVEC_FEAT_WRITE,
+                    features: uapi::KIOVEC_FEAT_WRITE
+                        | uapi::KIOVEC_FEAT_ADD_USER
+                        | uapi::KIOVEC_FEAT_COPY_OUT,
                     ..Default::default()
                 },
             ),
@@ -68,6 +133,8 @@ impl MiscDevice for Container {
                 container.reset();
                 Ok(0)
             }
+            uapi::KIOVEC_IOC_ADD_USER => add_user(&container, arg),
+            uapi::KIOVEC_IOC_COPY_OUT => copy_out(&container, arg),
             _ => Err(ENOTTY),
         }
     }

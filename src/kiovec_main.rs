@@ -15,6 +15,7 @@ mod kernel_ext;
 
 mod container;
 mod ioctl;
+mod kiobuf;
 mod limits;
 
 use container::Container;

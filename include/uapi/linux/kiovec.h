@@ -3,8 +3,9 @@
  * kiovec: zero-copy I/O containers on /dev/kiovec.
  *
  * Each open of /dev/kiovec is a container: an ordered scatter-gather list of segments
- * (page, offset, length). write() appends bytes to pages the module owns; the ioctls
- * below describe the module and the container.
+ * (page, offset, length). write() appends bytes to pages the module owns;
+ * KIOVEC_IOC_ADD_USER appends user memory, pinned in place (a kiobuf); the other ioctls
+ * describe the module and the container and copy its bytes out.
  *
  * This header is the single source of truth for the ABI: the module's Rust side is
  * generated from it by bindgen. Every struct is made of __u32/__u64 only, with no
@@ -25,6 +26,8 @@
 
 /* kiovec_info.features: what this module implements. */
 #define KIOVEC_FEAT_WRITE	(1ULL << 0)	/* write() appends bytes to the container */
+#define KIOVEC_FEAT_ADD_USER	(1ULL << 1)	/* KIOVEC_IOC_ADD_USER */
+#define KIOVEC_FEAT_COPY_OUT	(1ULL << 2)	/* KIOVEC_IOC_COPY_OUT */
 
 /**
  * struct kiovec_info - the module's ABI version and limits (KIOVEC_IOC_INFO)
@@ -64,9 +67,67 @@ struct kiovec_stat {
 	__u64 reserved[4];
 };
 
+/* kiovec_add_user.flags */
+#define KIOVEC_ADD_WRITE	(1U << 0)	/* I/O may write into this memory: pin it writable */
+#define KIOVEC_ADD_FLAGS	(KIOVEC_ADD_WRITE)
+
+/**
+ * struct kiovec_add_user - append user memory, pinned in place (KIOVEC_IOC_ADD_USER)
+ * @iov:		in: user pointer to an array of struct iovec
+ * @iovcnt:		in: entries in @iov, 1 to kiovec_info.max_iovecs
+ * @flags:		in: KIOVEC_ADD_*
+ * @offset:		out: where the new bytes start in the container
+ * @bytes:		out: bytes added (the sum of the iov_len)
+ * @segments:		out: segments added
+ * @pinned_pages:	out: pages pinned
+ * @reserved:		in: zero
+ *
+ * The pages stay pinned (FOLL_LONGTERM) until the container is reset or closed, and count
+ * against the caller's RLIMIT_MEMLOCK unless it has CAP_IPC_LOCK (as io_uring's registered
+ * buffers do): ENOMEM past the limit. All or nothing: on any error nothing is added and
+ * nothing stays pinned. An iovec of length 0 is skipped, whatever its base. EFAULT for a
+ * range that is not mapped, or not accessible as asked (a write pin of read-only memory or
+ * of a shared file mapping whose file system tracks dirty pages); EOVERFLOW when base + len
+ * wraps; E2BIG past the container's limits.
+ */
+struct kiovec_add_user {
+	__u64 iov;
+	__u32 iovcnt;
+	__u32 flags;
+	__u64 offset;
+	__u64 bytes;
+	__u32 segments;
+	__u32 pinned_pages;
+	__u64 reserved[2];
+};
+
+/**
+ * struct kiovec_copy_out - copy the container's bytes to user memory (KIOVEC_IOC_COPY_OUT)
+ * @offset:	container byte offset to start at
+ * @buf:	user buffer
+ * @len:	its length
+ * @flags:	zero
+ * @reserved0:	zero
+ * @reserved:	zero
+ *
+ * Returns the number of bytes copied: @len, or fewer at the end of the container (0 at or
+ * past it). The bytes are read from the segments' pages as they are now: for pinned user
+ * memory, what the process last wrote there.
+ */
+struct kiovec_copy_out {
+	__u64 offset;
+	__u64 buf;
+	__u64 len;
+	__u32 flags;
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
 #define KIOVEC_IOC_INFO		_IOR(KIOVEC_IOC_MAGIC, 0x00, struct kiovec_info)
 #define KIOVEC_IOC_STAT		_IOR(KIOVEC_IOC_MAGIC, 0x01, struct kiovec_stat)
 /* Drops every segment; the container is empty again, as after open(). */
 #define KIOVEC_IOC_RESET	_IO(KIOVEC_IOC_MAGIC, 0x02)
+#define KIOVEC_IOC_ADD_USER	_IOWR(KIOVEC_IOC_MAGIC, 0x03, struct kiovec_add_user)
+#define KIOVEC_IOC_COPY_OUT	_IOW(KIOVEC_IOC_MAGIC, 0x04, struct kiovec_copy_out)
 
 #endif /* _UAPI_LINUX_KIOVEC_H */

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! kiobuf: one range of user memory, pinned and charged, seen as page segments.
+//!
+//! Unlike the 2.4 kiobuf, which had one offset and length for a whole page array, a kiobuf
+//! here is only a source of pages: the container's segments say, for each page, which bytes
+//! of it belong to the I/O.
+
+#![deny(unsafe_code)]
+
+use crate::kernel_ext::{
+    error::code,
+    gup::PinnedPages,
+    memlock::{MemlockAccount, MemlockCharge},
+};
+use kernel::{page::PAGE_SIZE, prelude::*, sync::Arc};
+
+/// A pinned user range.
+pub(crate) struct Kiobuf {
+    // Field order is drop order: the pins go before the charge for them.
+    pages: PinnedPages,
+    _charge: MemlockCharge,
+    /// Where the range starts in its first page.
+    offset: usize,
+    /// The range's length in bytes (at least 1).
+    len: usize,
+}
+
+impl Kiobuf {
+    /// Pins `len > 0` bytes of the current process's memory at `addr`, for I/O that reads
+    /// them, or that writes them too if `write`, charging them to `account`.
+    ///
+    /// The charge comes first, so that a request over `RLIMIT_MEMLOCK` fails with `ENOMEM`
+    /// before anything is allocated or pinned.
+    pub(crate) fn pin(
+        account: &Arc<MemlockAccount>,
+        addr: usize,
+        len: usize,
+        write: bool,
+    ) -> Result<Self> {
+        let end = addr.checked_add(len).ok_or_else(code::eoverflow)?;
+        let first = addr & !(PAGE_SIZE - 1);
+        let nr_pages = (end - first).div_ceil(PAGE_SIZE);
+        let charge = MemlockAccount::charge(account, nr_pages)?;
+        let pages = PinnedPages::pin_current(first, nr_pages, write, GFP_KERNEL_ACCOUNT)?;
+        Ok(Self {
+            pages,
+            _charge: charge,
+            offset: addr - first,
+            len,
+        })
+    }
+
+    /// How many pages are pinned.
+    pub(crate) fn nr_pages(&self) -> usize {
+        self.pages.len()
+    }
+
+    /// The pinned pages behind this kiobuf.
+    pub(crate) fn pages(&self) -> &PinnedPages {
+        &self.pages
+    }
+
+    /// The segments of the range, in order: (page index, offset in page, length).
+    pub(crate) fn segments(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        let (offset, len) = (self.offset, self.len);
+        (0..self.pages.len()).map(move |i| {
+            let start = if i == 0 { offset } else { 0 };
+            let end = (offset + len - i * PAGE_SIZE).min(PAGE_SIZE);
+            (i, start, end - start)
+        })
+    }
+}
