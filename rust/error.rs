@@ -22,6 +22,12 @@ pub(crate) mod code {
         };
     }
 
+    declare_err!(enotsock, ENOTSOCK, "Socket operation on non-socket.");
+    declare_err!(
+        eopnotsupp,
+        EOPNOTSUPP,
+        "Operation not supported on transport endpoint."
+    );
     declare_err!(
         eoverflow,
         EOVERFLOW,

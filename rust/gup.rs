@@ -95,6 +95,11 @@ impl PinnedPages {
         self.pages.len()
     }
 
+    /// Page `i`, for the kernel code the pinned bytes are handed to.
+    pub(crate) fn page(&self, i: usize) -> *mut bindings::page {
+        self.pages[i]
+    }
+
     /// Copies `len` bytes at `offset` of page `i` to the user address `to`.
     ///
     /// User space may write the page at the same time (it is still mapped); that race is the

@@ -7,3 +7,4 @@
 
 #include "helpers/file.c"
 #include "helpers/mm.c"
+#include "helpers/net.c"

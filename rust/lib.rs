@@ -8,6 +8,8 @@
 
 #[path = "bindings.rs"]
 pub(crate) mod bindings;
+#[path = "bvec.rs"]
+pub(crate) mod bvec;
 #[path = "error.rs"]
 pub(crate) mod error;
 #[path = "fs.rs"]
@@ -18,6 +20,8 @@ pub(crate) mod gup;
 pub(crate) mod memlock;
 #[path = "miscdevice.rs"]
 pub(crate) mod miscdevice;
+#[path = "net.rs"]
+pub(crate) mod net;
 #[path = "page.rs"]
 pub(crate) mod page;
 #[path = "uapi.rs"]

@@ -44,6 +44,11 @@ impl AppendOnlyPage {
         self.fill
     }
 
+    /// The page, for the kernel code the filled bytes are handed to.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::page {
+        self.page.as_ptr()
+    }
+
     /// How many bytes can still be appended.
     pub(crate) fn room(&self) -> usize {
         PAGE_SIZE - self.fill

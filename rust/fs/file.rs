@@ -7,7 +7,10 @@
 
 use crate::kernel_ext::bindings;
 use core::ptr;
-use kernel::types::{AlwaysRefCounted, Opaque};
+use kernel::{
+    prelude::*,
+    types::{ARef, AlwaysRefCounted, Opaque},
+};
 
 /// Wraps the kernel's `struct file`.
 ///
@@ -51,6 +54,23 @@ impl File {
         // SAFETY: The caller guarantees that the pointer is not dangling and stays valid for the
         // duration of 'a. The cast is okay because `File` is `repr(transparent)`.
         unsafe { &*ptr.cast() }
+    }
+
+    /// Looks `fd` up in the current task's file table and takes a reference on the file:
+    /// `EBADF` if there is none (`O_PATH` files do not count, as for `read(2)`).
+    pub(crate) fn fget(fd: u32) -> Result<ARef<File>> {
+        // SAFETY: No preconditions; returns a new reference, or null.
+        let ptr = ptr::NonNull::new(unsafe { bindings::fget(fd) }).ok_or(EBADF)?;
+        // SAFETY: We own the reference `fget` took; `File` is `repr(transparent)` over
+        // `struct file`.
+        Ok(unsafe { ARef::from_raw(ptr.cast()) })
+    }
+
+    /// Returns the flags the file was opened with (`O_*`), as `fcntl(F_GETFL)` shows them.
+    pub(crate) fn flags(&self) -> u32 {
+        // SAFETY: The file is valid because the shared reference guarantees a nonzero refcount.
+        // `f_flags` may change under `fcntl(F_SETFL)`: read it once, as C's READ_ONCE does.
+        unsafe { core::ptr::addr_of!((*self.as_ptr()).f_flags).read_volatile() }
     }
 
     /// Returns a raw pointer to the inner C struct.

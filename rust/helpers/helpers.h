@@ -12,6 +12,7 @@
 struct file;
 struct mm_struct;
 struct page;
+struct socket;
 struct user_struct;
 
 /* file.c */
@@ -29,5 +30,8 @@ void kiovec_helper_mmdrop(struct mm_struct *mm);
 void kiovec_helper_mm_pinned_vm_add(struct mm_struct *mm, s64 nr);
 unsigned long kiovec_helper_copy_page_to_user(void __user *to, struct page *page,
 					      size_t offset, size_t len);
+
+/* net.c */
+bool kiovec_helper_sock_is_tcp(struct socket *sock);
 
 #endif
