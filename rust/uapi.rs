@@ -83,6 +83,13 @@ assert_no_padding!(kiovec_copy_out {
     reserved
 });
 
+assert_no_padding!(kiovec_transmit {
+    fd,
+    flags,
+    offset,
+    reserved
+});
+
 // SAFETY: `kiovec_info` is made of integers only (checked by bindgen's output and the
 // padding assertion above), so any byte pattern is valid and every byte is initialised.
 unsafe impl FromBytes for kiovec_info {}
@@ -98,3 +105,5 @@ unsafe impl FromBytes for kiovec_add_user {}
 unsafe impl AsBytes for kiovec_add_user {}
 // SAFETY: `kiovec_copy_out` is made of integers only, without padding (asserted above).
 unsafe impl FromBytes for kiovec_copy_out {}
+// SAFETY: `kiovec_transmit` is made of integers only, without padding (asserted above).
+unsafe impl FromBytes for kiovec_transmit {}

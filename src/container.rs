@@ -11,13 +11,18 @@
 #![deny(unsafe_code)]
 
 use crate::{
-    kernel_ext::{memlock::MemlockAccount, page::AppendOnlyPage},
+    kernel_ext::{
+        bvec::BioVecBatch,
+        memlock::MemlockAccount,
+        net::{self, Socket},
+        page::AppendOnlyPage,
+    },
     kiobuf::Kiobuf,
     limits,
 };
 use kernel::{
     alloc::KVVec,
-    new_mutex,
+    current, new_mutex,
     page::PAGE_SIZE,
     prelude::*,
     sync::{Arc, Mutex},
@@ -72,6 +77,20 @@ impl Contents {
             bytes: 0,
             pinned_pages: 0,
         }
+    }
+
+    /// Where container offset `offset` is: (segment index, bytes into that segment), or
+    /// `None` at or past the end.
+    fn seek(&self, offset: u64) -> Option<(usize, usize)> {
+        let mut pos = 0u64;
+        for (i, s) in self.segments.iter().enumerate() {
+            let end = pos + s.len as u64;
+            if offset < end {
+                return Some((i, (offset - pos) as usize));
+            }
+            pos = end;
+        }
+        None
     }
 
     /// Fails with `E2BIG` unless `bytes` more bytes in `segments` more segments fit.
@@ -266,18 +285,14 @@ impl Container {
     /// A fault after some bytes were copied gives a short count; with none, `EFAULT`.
     pub(crate) fn copy_out(&self, offset: u64, to: usize, len: usize) -> Result<usize> {
         let c = self.contents.lock();
-        let mut pos = 0u64; // container offset of the current segment
+        let Some((first, mut skip)) = c.seek(offset) else {
+            return Ok(0);
+        };
         let mut done = 0usize;
-        for s in c.segments.iter() {
+        for s in c.segments.iter().skip(first) {
             if done == len {
                 break;
             }
-            let seg_end = pos + s.len as u64;
-            if seg_end <= offset {
-                pos = seg_end;
-                continue;
-            }
-            let skip = offset.saturating_sub(pos) as usize;
             let n = (s.len as usize - skip).min(len - done);
             let at = s.offset as usize + skip;
             let dst = to.checked_add(done).ok_or(EFAULT)?;
@@ -290,9 +305,60 @@ impl Container {
                 Err(e) if done == 0 => return Err(e),
                 Err(_) => break,
             }
-            pos = seg_end;
+            skip = 0;
         }
         Ok(done)
+    }
+
+    /// Sends the bytes from container offset `offset` on to `sock`, by page reference, in
+    /// batches of `bvec::BATCH` segments; returns how many bytes were sent.
+    ///
+    /// Stops early, with what was sent so far, when the socket takes less than a batch
+    /// (non-blocking, signal) or a signal is pending; an error with nothing sent is returned.
+    /// The container is only read: it can be sent again, and the lock keeps `RESET` from
+    /// freeing pages while a batch is being handed over.
+    pub(crate) fn transmit(&self, sock: &Socket<'_>, offset: u64, flags: u32) -> Result<usize> {
+        let c = self.contents.lock();
+        let Some((mut next, mut skip)) = c.seek(offset) else {
+            return Ok(0);
+        };
+        let mut sent = 0usize;
+        loop {
+            let mut batch = BioVecBatch::new();
+            while next < c.segments.len() && !batch.is_full() {
+                let s = &c.segments[next];
+                let (at, len) = (s.offset as usize + skip, s.len as usize - skip);
+                match s.source {
+                    Source::Owned { index } => batch.push_owned(&c.pages[index], at, len)?,
+                    Source::User { buf, page } => {
+                        batch.push_pinned(c.kiobufs[buf].pages(), page, at, len)?
+                    }
+                }
+                next += 1;
+                skip = 0;
+            }
+            let last = next == c.segments.len();
+            // MSG_MORE until the last batch, as sendfile keeps SPLICE_F_MORE.
+            let f = if last {
+                flags
+            } else {
+                flags | net::flags::MORE
+            };
+            match sock.send_pages(&batch, f) {
+                Ok(n) => {
+                    sent += n;
+                    if n < batch.bytes() || last {
+                        break;
+                    }
+                }
+                Err(e) if sent == 0 => return Err(e),
+                Err(_) => break,
+            }
+            if current!().signal_pending() {
+                break;
+            }
+        }
+        Ok(sent)
     }
 
     /// Drops every segment, page and pin: the container is empty again.

@@ -9,7 +9,14 @@
 
 use crate::{
     container::{Container, UserRange},
-    kernel_ext::{error::code, fs::File, miscdevice::MiscDevice, uapi},
+    kernel_ext::{
+        bindings,
+        error::code,
+        fs::File,
+        miscdevice::MiscDevice,
+        net::{self, Socket},
+        uapi,
+    },
     limits,
 };
 use core::mem::size_of;
@@ -88,6 +95,32 @@ fn copy_out(container: &Container, arg: usize) -> Result<isize> {
     Ok(container.copy_out(req.offset, to, len)? as isize)
 }
 
+/// `KIOVEC_IOC_TRANSMIT`: sends the container to a TCP socket; returns the bytes sent.
+fn transmit(container: &Container, arg: usize) -> Result<isize> {
+    let req: uapi::kiovec_transmit = UserSlice::new(arg, size_of::<uapi::kiovec_transmit>())
+        .reader()
+        .read()?;
+    if req.flags & !uapi::KIOVEC_TX_FLAGS != 0 || req.reserved != [0; 2] {
+        return Err(EINVAL);
+    }
+    // Our own reference: the socket stays alive even if another thread closes the fd.
+    let file = File::fget(req.fd)?;
+    let sock = Socket::from_file(&file)?;
+    if !sock.is_tcp() {
+        return Err(code::eopnotsupp());
+    }
+    let mut flags = 0;
+    if req.flags & uapi::KIOVEC_TX_NOSIGNAL != 0 {
+        flags |= net::flags::NOSIGNAL;
+    }
+    // sock_sendmsg does not look at O_NONBLOCK itself (splice_to_socket does the same).
+    if req.flags & uapi::KIOVEC_TX_DONTWAIT != 0 || file.flags() & bindings::O_NONBLOCK != 0 {
+        flags |= net::flags::DONTWAIT;
+    }
+    // Nothing holds more than MAX_BYTES, so the count fits the return value.
+    Ok(container.transmit(&sock, req.offset, flags)? as isize)
+}
+
 #[vtable]
 impl MiscDevice for Container {
     type Ptr = Pin<KBox<Container>>;
@@ -108,7 +141,8 @@ impl MiscDevice for Container {
                     max_bytes: limits::MAX_BYTES,
                     features: uapi::KIOVEC_FEAT_WRITE
                         | uapi::KIOVEC_FEAT_ADD_USER
-                        | uapi::KIOVEC_FEAT_COPY_OUT,
+                        | uapi::KIOVEC_FEAT_COPY_OUT
+                        | uapi::KIOVEC_FEAT_TRANSMIT,
                     ..Default::default()
                 },
             ),
@@ -135,6 +169,7 @@ impl MiscDevice for Container {
             }
             uapi::KIOVEC_IOC_ADD_USER => add_user(&container, arg),
             uapi::KIOVEC_IOC_COPY_OUT => copy_out(&container, arg),
+            uapi::KIOVEC_IOC_TRANSMIT => transmit(&container, arg),
             _ => Err(ENOTTY),
         }
     }

@@ -28,6 +28,7 @@
 #define KIOVEC_FEAT_WRITE	(1ULL << 0)	/* write() appends bytes to the container */
 #define KIOVEC_FEAT_ADD_USER	(1ULL << 1)	/* KIOVEC_IOC_ADD_USER */
 #define KIOVEC_FEAT_COPY_OUT	(1ULL << 2)	/* KIOVEC_IOC_COPY_OUT */
+#define KIOVEC_FEAT_TRANSMIT	(1ULL << 3)	/* KIOVEC_IOC_TRANSMIT */
 
 /**
  * struct kiovec_info - the module's ABI version and limits (KIOVEC_IOC_INFO)
@@ -123,11 +124,42 @@ struct kiovec_copy_out {
 	__u64 reserved[2];
 };
 
+/* kiovec_transmit.flags */
+#define KIOVEC_TX_NOSIGNAL	(1U << 0)	/* no SIGPIPE on a broken connection */
+#define KIOVEC_TX_DONTWAIT	(1U << 1)	/* don't block, as on an O_NONBLOCK socket */
+#define KIOVEC_TX_FLAGS		(KIOVEC_TX_NOSIGNAL | KIOVEC_TX_DONTWAIT)
+
+/**
+ * struct kiovec_transmit - send the container to a TCP socket (KIOVEC_IOC_TRANSMIT)
+ * @fd:		a connected TCP socket
+ * @flags:	KIOVEC_TX_*
+ * @offset:	container byte offset to start at: 0, or where a short transmit stopped
+ * @reserved:	zero
+ *
+ * Sends the container's bytes from @offset on, in order, by page reference (MSG_SPLICE_PAGES,
+ * as sendfile does): nothing is copied, and the container is unchanged, so it can be sent
+ * again, to any number of sockets. Returns the number of bytes sent. Like send(2) and
+ * nginx's send chains: a non-blocking socket (or KIOVEC_TX_DONTWAIT) gives a short count or
+ * EAGAIN, a signal a short count or EINTR; resume with @offset advanced by the count, and no
+ * byte is sent twice. A broken connection gives EPIPE or ECONNRESET once nothing more could
+ * be sent (and SIGPIPE unless KIOVEC_TX_NOSIGNAL). Bytes of pinned user memory are sent as
+ * they are when the stack reads them. EBADF for a bad @fd, ENOTSOCK for a file that is not a
+ * socket, EOPNOTSUPP for a socket that is not TCP, EINVAL for unknown flags or non-zero
+ * reserved fields; 0 at or past the end of the container.
+ */
+struct kiovec_transmit {
+	__u32 fd;
+	__u32 flags;
+	__u64 offset;
+	__u64 reserved[2];
+};
+
 #define KIOVEC_IOC_INFO		_IOR(KIOVEC_IOC_MAGIC, 0x00, struct kiovec_info)
 #define KIOVEC_IOC_STAT		_IOR(KIOVEC_IOC_MAGIC, 0x01, struct kiovec_stat)
 /* Drops every segment; the container is empty again, as after open(). */
 #define KIOVEC_IOC_RESET	_IO(KIOVEC_IOC_MAGIC, 0x02)
 #define KIOVEC_IOC_ADD_USER	_IOWR(KIOVEC_IOC_MAGIC, 0x03, struct kiovec_add_user)
 #define KIOVEC_IOC_COPY_OUT	_IOW(KIOVEC_IOC_MAGIC, 0x04, struct kiovec_copy_out)
+#define KIOVEC_IOC_TRANSMIT	_IOW(KIOVEC_IOC_MAGIC, 0x05, struct kiovec_transmit)
 
 #endif /* _UAPI_LINUX_KIOVEC_H */
