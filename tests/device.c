@@ -4,6 +4,7 @@
  * ABI and limits, write() appends, stat and reset work, and every bad input gets its errno.
  */
 #include <limits.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 
 #include "kiovec_test.h"
@@ -276,6 +277,28 @@ TEST(open_container_holds_module_reference)
 	close(fd);
 	EXPECT_EQ(before + 1, during);
 	EXPECT_EQ(before, kiovec_module_refcnt());
+}
+
+/*
+ * rmmod while a container is open fails: delete_module() sees the reference the open file
+ * holds and answers EWOULDBLOCK (EAGAIN), which rmmod reports as "in use".
+ */
+TEST(rmmod_while_open_fails)
+{
+	int fd = kiovec_open();
+
+	if (fd < 0 && errno == ENOENT)
+		SKIP(return, "kiovec module not loaded");
+	ASSERT_LE(0, fd);
+	if (geteuid() != 0) {
+		close(fd);
+		SKIP(return, "needs root to call delete_module");
+	}
+	EXPECT_EQ(-1, syscall(SYS_delete_module, "kiovec", O_NONBLOCK));
+	EXPECT_EQ(EWOULDBLOCK, errno);
+	/* Still there and working. */
+	EXPECT_EQ(3, write(fd, "abc", 3));
+	close(fd);
 }
 
 /* Containers with data go away with the process: kmemleak and the page counters check. */

@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
-#include <sys/wait.h>
 
 #include "kiovec_test.h"
 
@@ -500,7 +499,6 @@ TEST_F(kiobuf, munmap_after_pin)
 TEST_F(kiobuf, fork_child_writes_do_not_reach_pinned_pages)
 {
 	unsigned char expect[64], back[64];
-	int status;
 	pid_t pid;
 
 	ASSERT_EQ(0, add_one(self->fd, self->buf, 2 * self->pagesz, KIOVEC_ADD_WRITE));
@@ -511,8 +509,7 @@ TEST_F(kiobuf, fork_child_writes_do_not_reach_pinned_pages)
 		memset(self->buf, 'C', 2 * self->pagesz);
 		_exit(0);
 	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_EQ(0, status);
+	ASSERT_EQ(0, kiovec_wait(pid));
 	ASSERT_EQ((long)sizeof(back), copy_out(self->fd, 0, back, sizeof(back)));
 	EXPECT_EQ(0, memcmp(back, expect, sizeof(back)));
 	/* The parent still shares its pages with the container. */
@@ -555,7 +552,6 @@ TEST_F(kiobuf, copy_out_bounds_and_errors)
 TEST(exit_with_pins_held_releases_them)
 {
 	long before = pins_outstanding();
-	int status;
 	pid_t pid;
 
 	if (before == LONG_MIN)
@@ -571,8 +567,7 @@ TEST(exit_with_pins_held_releases_them)
 			_exit(1);
 		_exit(pins_outstanding() >= before + 16 ? 0 : 2);
 	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_EQ(0, status);
+	ASSERT_EQ(0, kiovec_wait(pid));
 	EXPECT_EQ(before, pins_outstanding());
 }
 
@@ -582,7 +577,7 @@ TEST(memlock_limit_enomem_and_released_on_close)
 	const long limit_pages = 16;
 	size_t pg = sysconf(_SC_PAGESIZE);
 	unsigned char *p;
-	int fd, status;
+	int fd;
 	pid_t pid;
 
 	if (geteuid() != 0)
@@ -612,9 +607,7 @@ TEST(memlock_limit_enomem_and_released_on_close)
 			_exit(15);		/* the charge came back: the whole limit again */
 		_exit(0);
 	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, kiovec_wait(pid));
 }
 
 /*
@@ -624,7 +617,7 @@ TEST(memlock_limit_enomem_and_released_on_close)
 TEST(memlock_charged_to_opener)
 {
 	size_t pg = sysconf(_SC_PAGESIZE), len = 16 * pg;
-	int fd, status;
+	int fd;
 	pid_t pid;
 
 	if (geteuid() != 0)
@@ -648,9 +641,7 @@ TEST(memlock_charged_to_opener)
 			_exit(13);	/* its own: 4 pages at most */
 		_exit(0);
 	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, kiovec_wait(pid));
 	close(fd);
 }
 
@@ -663,7 +654,7 @@ TEST(memlock_uncharged_to_payer_after_scm_rights)
 {
 	const long limit_pages = 16;
 	size_t pg = sysconf(_SC_PAGESIZE);
-	int sv[2], status, got = -1;
+	int sv[2], got = -1;
 	char c = 0;
 	pid_t pid;
 
@@ -720,9 +711,7 @@ TEST(memlock_uncharged_to_payer_after_scm_rights)
 		ASSERT_EQ(0, close(got));
 		ASSERT_EQ(1, write(sv[0], &c, 1));
 	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, kiovec_wait(pid));
 	close(sv[0]);
 }
 
@@ -730,7 +719,6 @@ TEST(memlock_uncharged_to_payer_after_scm_rights)
 TEST(one_gib_unprivileged_enomem)
 {
 	size_t len = 1UL << 30;
-	int status;
 	pid_t pid;
 
 	if (geteuid() != 0)
@@ -753,9 +741,7 @@ TEST(one_gib_unprivileged_enomem)
 			_exit(12);
 		_exit(0);
 	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, kiovec_wait(pid));
 }
 
 TEST_HARNESS_MAIN

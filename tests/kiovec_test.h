@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/kiovec.h>
@@ -46,6 +47,19 @@ static inline long kiovec_module_refcnt(void)
 		n = -1;
 	fclose(f);
 	return n;
+}
+
+/*
+ * Waits for a child: its exit status, or 128 + the signal that killed it, or -1 if waitpid
+ * failed. Children report which step failed through distinct exit codes.
+ */
+static inline int kiovec_wait(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 /* Fills buf with a pattern that depends on the seed and the position. */
