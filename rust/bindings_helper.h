@@ -6,6 +6,12 @@
  * they mention (file_operations, device, ...) resolve to `kernel::bindings`, so one C type
  * is one Rust type across the module.
  */
+#include <linux/fs.h>
 #include <linux/miscdevice.h>
+#include <linux/pagemap.h>
+#include <linux/shmem_fs.h>
 
 #include "helpers/helpers.h"
+
+/* __force-cast macros bindgen cannot evaluate; the build renames RUST_CONST_HELPER_X to X. */
+const fmode_t RUST_CONST_HELPER_FMODE_READ = FMODE_READ;

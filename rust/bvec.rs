@@ -9,7 +9,7 @@
 //! [`BioVecBatch`] can only be filled from page owners it borrows for its lifetime, with
 //! bounds checked, so that handing it to such a consumer is safe.
 
-use crate::kernel_ext::{bindings, gup::PinnedPages, page::AppendOnlyPage};
+use crate::kernel_ext::{bindings, gup::PinnedPages, page::AppendOnlyPage, pagecache::CachedPage};
 use core::marker::PhantomData;
 use kernel::{page::PAGE_SIZE, prelude::*};
 
@@ -99,5 +99,18 @@ impl<'a> BioVecBatch<'a> {
             return Err(EINVAL);
         }
         self.push(pages.page(i), offset, len)
+    }
+
+    /// Adds `len` bytes at `offset` of a referenced page-cache page.
+    pub(crate) fn push_cached(
+        &mut self,
+        page: &'a CachedPage,
+        offset: usize,
+        len: usize,
+    ) -> Result {
+        if offset.checked_add(len).map_or(true, |end| end > PAGE_SIZE) {
+            return Err(EINVAL);
+        }
+        self.push(page.as_ptr(), offset, len)
     }
 }

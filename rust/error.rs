@@ -22,6 +22,7 @@ pub(crate) mod code {
         };
     }
 
+    declare_err!(enodata, ENODATA, "No data available.");
     declare_err!(enotsock, ENOTSOCK, "Socket operation on non-socket.");
     declare_err!(
         eopnotsupp,

@@ -12,7 +12,7 @@
 //! get_user_pages/COW flaw of CVE-2020-29374). A pinned page is never a `kernel::page::Page`,
 //! whose `Drop` would free it.
 
-use crate::kernel_ext::bindings;
+use crate::kernel_ext::{bindings, page::copy_page_to_user};
 use kernel::{
     alloc::{Flags, KVVec},
     ffi::c_int,
@@ -108,15 +108,9 @@ impl PinnedPages {
         if offset.checked_add(len).map_or(true, |end| end > PAGE_SIZE) {
             return Err(EINVAL);
         }
-        // SAFETY: By the type invariant page `i` is pinned, so it stays allocated; the range is
-        // within the page (checked above); `copy_to_user` checks `to` itself.
-        let left = unsafe {
-            bindings::kiovec_helper_copy_page_to_user(to as _, self.pages[i], offset, len)
-        };
-        if left != 0 {
-            return Err(EFAULT);
-        }
-        Ok(())
+        // SAFETY: By the type invariant page `i` is pinned, so it stays allocated; the range
+        // is within the page (checked above).
+        unsafe { copy_page_to_user(self.pages[i], offset, len, to) }
     }
 }
 

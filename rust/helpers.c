@@ -8,3 +8,4 @@
 #include "helpers/file.c"
 #include "helpers/mm.c"
 #include "helpers/net.c"
+#include "helpers/pagecache.c"

@@ -24,5 +24,7 @@ pub(crate) mod miscdevice;
 pub(crate) mod net;
 #[path = "page.rs"]
 pub(crate) mod page;
+#[path = "pagecache.rs"]
+pub(crate) mod pagecache;
 #[path = "uapi.rs"]
 pub(crate) mod uapi;

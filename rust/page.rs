@@ -74,15 +74,29 @@ impl AppendOnlyPage {
         if offset.checked_add(len).map_or(true, |end| end > self.fill) {
             return Err(EINVAL);
         }
-        // SAFETY: The page is ours and allocated. `offset..offset + len` is below `fill`, so
-        // those bytes are final and nothing writes them (type invariant); `copy_to_user`
-        // checks `to`.
-        let left = unsafe {
-            bindings::kiovec_helper_copy_page_to_user(to as _, self.page.as_ptr(), offset, len)
-        };
-        if left != 0 {
-            return Err(EFAULT);
-        }
-        Ok(())
+        // SAFETY: The page is ours and allocated; the range is within its filled bytes, which
+        // are final, so nothing writes them (type invariant).
+        unsafe { copy_page_to_user(self.page.as_ptr(), offset, len, to) }
     }
+}
+
+/// Copies `len` bytes at `offset` of `page` to the user address `to`; `EFAULT` if `to` is not
+/// writable for that long.
+///
+/// # Safety
+///
+/// `page` must stay allocated during the call, and `offset + len <= PAGE_SIZE`.
+pub(crate) unsafe fn copy_page_to_user(
+    page: *mut bindings::page,
+    offset: usize,
+    len: usize,
+    to: usize,
+) -> Result {
+    // SAFETY: The caller keeps `page` alive and the range within it; `copy_to_user` checks
+    // `to` itself.
+    let left = unsafe { bindings::kiovec_helper_copy_page_to_user(to as _, page, offset, len) };
+    if left != 0 {
+        return Err(EFAULT);
+    }
+    Ok(())
 }

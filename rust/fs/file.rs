@@ -73,6 +73,34 @@ impl File {
         unsafe { core::ptr::addr_of!((*self.as_ptr()).f_flags).read_volatile() }
     }
 
+    /// Whether the file was opened for reading (`FMODE_READ`; never for `O_PATH`).
+    pub(crate) fn is_readable(&self) -> bool {
+        // SAFETY: The file is valid; `f_mode` is set at open and does not change after.
+        let mode = unsafe { (*self.as_ptr()).f_mode };
+        mode & bindings::FMODE_READ != 0
+    }
+
+    /// Whether the file is a regular file.
+    pub(crate) fn is_regular(&self) -> bool {
+        // SAFETY: The file is valid, and so is its inode while the file is; `i_mode`'s type
+        // bits never change.
+        let mode = unsafe { (*(*self.as_ptr()).f_inode).i_mode } as u32;
+        mode & bindings::S_IFMT == bindings::S_IFREG
+    }
+
+    /// The file's size now (`i_size_read`): it may change at any time.
+    pub(crate) fn size(&self) -> u64 {
+        // SAFETY: The file is valid, and so is its inode while the file is.
+        let size = unsafe { bindings::kiovec_helper_i_size_read((*self.as_ptr()).f_inode) };
+        size.max(0) as u64
+    }
+
+    /// The file's page cache.
+    pub(crate) fn mapping(&self) -> *mut bindings::address_space {
+        // SAFETY: The file is valid; `f_mapping` is set at open.
+        unsafe { (*self.as_ptr()).f_mapping }
+    }
+
     /// Returns a raw pointer to the inner C struct.
     #[inline]
     pub(crate) fn as_ptr(&self) -> *mut bindings::file {

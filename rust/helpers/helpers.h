@@ -9,7 +9,10 @@
 #include <linux/compiler_types.h>
 #include <linux/types.h>
 
+struct address_space;
 struct file;
+struct folio;
+struct inode;
 struct mm_struct;
 struct page;
 struct socket;
@@ -30,6 +33,15 @@ void kiovec_helper_mmdrop(struct mm_struct *mm);
 void kiovec_helper_mm_pinned_vm_add(struct mm_struct *mm, s64 nr);
 unsigned long kiovec_helper_copy_page_to_user(void __user *to, struct page *page,
 					      size_t offset, size_t len);
+
+/* pagecache.c */
+loff_t kiovec_helper_i_size_read(const struct inode *inode);
+void kiovec_helper_filemap_invalidate_lock_shared(struct address_space *mapping);
+void kiovec_helper_filemap_invalidate_unlock_shared(struct address_space *mapping);
+gfp_t kiovec_helper_mapping_gfp_mask(struct address_space *mapping);
+struct page *kiovec_helper_folio_file_page(struct folio *folio, pgoff_t index);
+struct address_space *kiovec_helper_page_folio_mapping(struct page *page);
+void kiovec_helper_put_page(struct page *page);
 
 /* net.c */
 bool kiovec_helper_sock_is_tcp(struct socket *sock);
