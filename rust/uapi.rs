@@ -90,6 +90,17 @@ assert_no_padding!(kiovec_transmit {
     reserved
 });
 
+assert_no_padding!(kiovec_add_file {
+    fd,
+    flags,
+    offset,
+    len,
+    at,
+    segments,
+    reserved0,
+    reserved
+});
+
 // SAFETY: `kiovec_info` is made of integers only (checked by bindgen's output and the
 // padding assertion above), so any byte pattern is valid and every byte is initialised.
 unsafe impl FromBytes for kiovec_info {}
@@ -107,3 +118,7 @@ unsafe impl AsBytes for kiovec_add_user {}
 unsafe impl FromBytes for kiovec_copy_out {}
 // SAFETY: `kiovec_transmit` is made of integers only, without padding (asserted above).
 unsafe impl FromBytes for kiovec_transmit {}
+// SAFETY: `kiovec_add_file` is made of integers only, without padding (asserted above).
+unsafe impl FromBytes for kiovec_add_file {}
+// SAFETY: As above.
+unsafe impl AsBytes for kiovec_add_file {}

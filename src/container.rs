@@ -11,8 +11,11 @@
 #![deny(unsafe_code)]
 
 use crate::{
+    filerange::FileRange,
     kernel_ext::{
         bvec::BioVecBatch,
+        error::code,
+        fs::File,
         memlock::MemlockAccount,
         net::{self, Socket},
         page::AppendOnlyPage,
@@ -26,6 +29,7 @@ use kernel::{
     page::PAGE_SIZE,
     prelude::*,
     sync::{Arc, Mutex},
+    types::ARef,
     uaccess::UserSliceReader,
 };
 
@@ -36,6 +40,8 @@ enum Source {
     Owned { index: usize },
     /// In page `page` of the pinned user range `kiobufs[buf]`.
     User { buf: usize, page: usize },
+    /// In page `page` of the file range `files[range]`.
+    File { range: usize, page: usize },
 }
 
 /// One contiguous run of bytes within one page.
@@ -60,6 +66,8 @@ struct Contents {
     pages: KVec<AppendOnlyPage>,
     /// The pinned user ranges, in the order they were added.
     kiobufs: KVec<Kiobuf>,
+    /// The file ranges, in the order they were added.
+    files: KVec<FileRange>,
     /// The segments, in transmit order.
     segments: KVVec<Segment>,
     /// The sum of the segments' lengths.
@@ -73,9 +81,21 @@ impl Contents {
         Self {
             pages: KVec::new(),
             kiobufs: KVec::new(),
+            files: KVec::new(),
             segments: KVVec::new(),
             bytes: 0,
             pinned_pages: 0,
+        }
+    }
+
+    /// Whether segment `s`'s bytes are still what was added: false for a file segment whose
+    /// file has shrunk below it or whose page was truncated out of the file.
+    fn is_valid(&self, s: &Segment) -> bool {
+        match s.source {
+            Source::File { range, page } => {
+                self.files[range].still_in_file(page, (s.offset + s.len) as usize)
+            }
+            _ => true,
         }
     }
 
@@ -110,6 +130,11 @@ impl Contents {
             Err(E2BIG)
         }
     }
+}
+
+/// How many page segments `len > 0` bytes from byte `pos` of a file make.
+fn page_spans_count(pos: u64, len: usize) -> usize {
+    ((pos % PAGE_SIZE as u64) as usize + len).div_ceil(PAGE_SIZE)
 }
 
 /// Counts reported by `KIOVEC_IOC_STAT`.
@@ -279,6 +304,39 @@ impl Container {
         Ok(added)
     }
 
+    /// Appends `len > 0` bytes of `file` from `pos` on, by reference to its page cache.
+    /// The caller has checked that the range lies within the file.
+    pub(crate) fn add_file(&self, file: ARef<File>, pos: u64, len: usize) -> Result<Added> {
+        let mut c = self.contents.lock();
+        let segments = page_spans_count(pos, len);
+        c.check_room(len as u64, segments)?;
+        let range = FileRange::read(file, pos, len)?;
+        c.files.reserve(1, GFP_KERNEL_ACCOUNT)?;
+        c.segments.reserve(segments, GFP_KERNEL_ACCOUNT)?;
+
+        // Nothing below can fail: the room is reserved.
+        let index = c.files.len();
+        for (page, offset, len) in range.segments() {
+            c.segments.push(
+                Segment {
+                    source: Source::File { range: index, page },
+                    offset: offset as u32,
+                    len: len as u32,
+                },
+                GFP_KERNEL_ACCOUNT,
+            )?;
+        }
+        c.files.push(range, GFP_KERNEL_ACCOUNT)?;
+        let added = Added {
+            offset: c.bytes,
+            bytes: len as u64,
+            segments: segments as u32,
+            pinned_pages: 0,
+        };
+        c.bytes += len as u64;
+        Ok(added)
+    }
+
     /// Copies up to `len` bytes from container offset `offset` to the user address `to`;
     /// returns how many were copied (fewer at the end of the container).
     ///
@@ -293,12 +351,21 @@ impl Container {
             if done == len {
                 break;
             }
+            if !c.is_valid(s) {
+                // The file shrank under this segment: nothing from here on is readable.
+                return if done == 0 {
+                    Err(code::enodata())
+                } else {
+                    Ok(done)
+                };
+            }
             let n = (s.len as usize - skip).min(len - done);
             let at = s.offset as usize + skip;
             let dst = to.checked_add(done).ok_or(EFAULT)?;
             let copied = match s.source {
                 Source::Owned { index } => c.pages[index].copy_filled_to_user(at, n, dst),
                 Source::User { buf, page } => c.kiobufs[buf].pages().copy_to_user(page, at, n, dst),
+                Source::File { range, page } => c.files[range].page(page).copy_to_user(at, n, dst),
             };
             match copied {
                 Ok(()) => done += n,
@@ -325,19 +392,36 @@ impl Container {
         let mut sent = 0usize;
         loop {
             let mut batch = BioVecBatch::new();
+            let mut truncated = false;
             while next < c.segments.len() && !batch.is_full() {
                 let s = &c.segments[next];
+                if !c.is_valid(s) {
+                    // The file shrank under this segment: send what came before, then stop.
+                    truncated = true;
+                    break;
+                }
                 let (at, len) = (s.offset as usize + skip, s.len as usize - skip);
                 match s.source {
                     Source::Owned { index } => batch.push_owned(&c.pages[index], at, len)?,
                     Source::User { buf, page } => {
                         batch.push_pinned(c.kiobufs[buf].pages(), page, at, len)?
                     }
+                    Source::File { range, page } => {
+                        batch.push_cached(c.files[range].page(page), at, len)?
+                    }
                 }
                 next += 1;
                 skip = 0;
             }
-            let last = next == c.segments.len();
+            if batch.bytes() == 0 {
+                // Only when the very next segment was truncated.
+                return if sent == 0 {
+                    Err(code::enodata())
+                } else {
+                    Ok(sent)
+                };
+            }
+            let last = next == c.segments.len() || truncated;
             // MSG_MORE until the last batch, as sendfile keeps SPLICE_F_MORE.
             let f = if last {
                 flags

@@ -95,6 +95,44 @@ fn copy_out(container: &Container, arg: usize) -> Result<isize> {
     Ok(container.copy_out(req.offset, to, len)? as isize)
 }
 
+/// `KIOVEC_IOC_ADD_FILE`: appends a range of a file's page cache.
+fn add_file(container: &Container, arg: usize) -> Result<isize> {
+    let (mut reader, mut writer) =
+        UserSlice::new(arg, size_of::<uapi::kiovec_add_file>()).reader_writer();
+    let mut req: uapi::kiovec_add_file = reader.read()?;
+    if req.flags != 0 || req.reserved0 != 0 || req.reserved != [0; 2] {
+        return Err(EINVAL);
+    }
+    // fget refuses O_PATH files; a file not open for reading is just as bad a descriptor.
+    let file = File::fget(req.fd)?;
+    if !file.is_readable() {
+        return Err(EBADF);
+    }
+    if !file.is_regular() {
+        return Err(EINVAL);
+    }
+    let end = req
+        .offset
+        .checked_add(req.len)
+        .ok_or_else(code::eoverflow)?;
+    if req.len > limits::MAX_BYTES {
+        return Err(E2BIG);
+    }
+    // A range past the end now is a caller's mistake, not something to clamp silently.
+    if end > file.size() {
+        return Err(EINVAL);
+    }
+    req.segments = 0;
+    req.at = 0;
+    if req.len > 0 {
+        let added = container.add_file(file, req.offset, req.len as usize)?;
+        req.at = added.offset;
+        req.segments = added.segments;
+    }
+    writer.write(&req)?;
+    Ok(0)
+}
+
 /// `KIOVEC_IOC_TRANSMIT`: sends the container to a TCP socket; returns the bytes sent.
 fn transmit(container: &Container, arg: usize) -> Result<isize> {
     let req: uapi::kiovec_transmit = UserSlice::new(arg, size_of::<uapi::kiovec_transmit>())
@@ -142,7 +180,8 @@ impl MiscDevice for Container {
                     features: uapi::KIOVEC_FEAT_WRITE
                         | uapi::KIOVEC_FEAT_ADD_USER
                         | uapi::KIOVEC_FEAT_COPY_OUT
-                        | uapi::KIOVEC_FEAT_TRANSMIT,
+                        | uapi::KIOVEC_FEAT_TRANSMIT
+                        | uapi::KIOVEC_FEAT_ADD_FILE,
                     ..Default::default()
                 },
             ),
@@ -170,6 +209,7 @@ impl MiscDevice for Container {
             uapi::KIOVEC_IOC_ADD_USER => add_user(&container, arg),
             uapi::KIOVEC_IOC_COPY_OUT => copy_out(&container, arg),
             uapi::KIOVEC_IOC_TRANSMIT => transmit(&container, arg),
+            uapi::KIOVEC_IOC_ADD_FILE => add_file(&container, arg),
             _ => Err(ENOTTY),
         }
     }

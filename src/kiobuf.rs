@@ -63,11 +63,16 @@ impl Kiobuf {
 
     /// The segments of the range, in order: (page index, offset in page, length).
     pub(crate) fn segments(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
-        let (offset, len) = (self.offset, self.len);
-        (0..self.pages.len()).map(move |i| {
-            let start = if i == 0 { offset } else { 0 };
-            let end = (offset + len - i * PAGE_SIZE).min(PAGE_SIZE);
-            (i, start, end - start)
-        })
+        page_spans(self.offset, self.len)
     }
+}
+
+/// The per-page pieces of `len > 0` bytes that start `offset` bytes into their first page:
+/// (page index, offset in page, length), one per page.
+pub(crate) fn page_spans(offset: usize, len: usize) -> impl Iterator<Item = (usize, usize, usize)> {
+    (0..(offset + len).div_ceil(PAGE_SIZE)).map(move |i| {
+        let start = if i == 0 { offset } else { 0 };
+        let end = (offset + len - i * PAGE_SIZE).min(PAGE_SIZE);
+        (i, start, end - start)
+    })
 }

@@ -14,6 +14,7 @@ use kernel::{c_str, prelude::*};
 mod kernel_ext;
 
 mod container;
+mod filerange;
 mod ioctl;
 mod kiobuf;
 mod limits;

@@ -29,6 +29,7 @@
 #define KIOVEC_FEAT_ADD_USER	(1ULL << 1)	/* KIOVEC_IOC_ADD_USER */
 #define KIOVEC_FEAT_COPY_OUT	(1ULL << 2)	/* KIOVEC_IOC_COPY_OUT */
 #define KIOVEC_FEAT_TRANSMIT	(1ULL << 3)	/* KIOVEC_IOC_TRANSMIT */
+#define KIOVEC_FEAT_ADD_FILE	(1ULL << 4)	/* KIOVEC_IOC_ADD_FILE */
 
 /**
  * struct kiovec_info - the module's ABI version and limits (KIOVEC_IOC_INFO)
@@ -124,6 +125,38 @@ struct kiovec_copy_out {
 	__u64 reserved[2];
 };
 
+/**
+ * struct kiovec_add_file - append a range of a file's page cache (KIOVEC_IOC_ADD_FILE)
+ * @fd:		in: a regular file open for reading
+ * @flags:	in: zero
+ * @offset:	in: where the range starts in the file
+ * @len:	in: its length; the range must end at or before the file's end now
+ * @at:		out: where the new bytes start in the container
+ * @segments:	out: segments added (one per page)
+ * @reserved0:	zero
+ * @reserved:	zero
+ *
+ * The pages are read into the page cache as read(2) would, then referenced, never copied;
+ * the container takes its own reference on the file, so @fd may be closed afterwards. What a
+ * transmit sends is the pages' contents at that time (a rewrite shows, as with sendfile). If
+ * the file has shrunk below a segment by then, nothing from that segment on is sent: the
+ * transmit stops short, or fails with ENODATA if it had sent nothing.
+ * EBADF for a bad @fd or one not open for reading (O_WRONLY, O_PATH); EINVAL for a file that
+ * is not regular (directory, pipe, socket, device, kiovec), a range past the end of the file,
+ * unknown flags or non-zero reserved fields; EOVERFLOW when @offset + @len wraps; E2BIG past
+ * the container's limits. A @len of 0 adds nothing.
+ */
+struct kiovec_add_file {
+	__u32 fd;
+	__u32 flags;
+	__u64 offset;
+	__u64 len;
+	__u64 at;
+	__u32 segments;
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
 /* kiovec_transmit.flags */
 #define KIOVEC_TX_NOSIGNAL	(1U << 0)	/* no SIGPIPE on a broken connection */
 #define KIOVEC_TX_DONTWAIT	(1U << 1)	/* don't block, as on an O_NONBLOCK socket */
@@ -161,5 +194,6 @@ struct kiovec_transmit {
 #define KIOVEC_IOC_ADD_USER	_IOWR(KIOVEC_IOC_MAGIC, 0x03, struct kiovec_add_user)
 #define KIOVEC_IOC_COPY_OUT	_IOW(KIOVEC_IOC_MAGIC, 0x04, struct kiovec_copy_out)
 #define KIOVEC_IOC_TRANSMIT	_IOW(KIOVEC_IOC_MAGIC, 0x05, struct kiovec_transmit)
+#define KIOVEC_IOC_ADD_FILE	_IOWR(KIOVEC_IOC_MAGIC, 0x06, struct kiovec_add_file)
 
 #endif /* _UAPI_LINUX_KIOVEC_H */
