@@ -5,6 +5,7 @@
 #
 #   make check      everything from nothing: toolchain, debug kernel, module, tests in a VM
 #   make demo       the same on the release kernel, then shows what kiovec does
+#   make bench      read+write vs sendfile vs kiovec, on the release kernel
 #   make            kiovec.ko (+ test modules) against the cached kernel of FLAVOUR
 #   make tests      the kselftest binaries
 #   make rustfmt | rustfmtcheck | clippy | rust-analyzer | clean
@@ -37,7 +38,7 @@ RUSTFMT_ROOTS := src/kiovec_main.rs
 
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all modules tests check check-scanner demo kernel sync rustfmt rustfmtcheck clippy \
+.PHONY: all modules tests check check-scanner demo bench kernel sync rustfmt rustfmtcheck clippy \
 	rust-analyzer clean
 
 all: modules
@@ -54,7 +55,11 @@ modules: kernel sync
 	+$(KMAKE) modules
 	@echo "built $(BUILD)/kiovec.ko against $(KDIR)"
 
-tests: kernel $(TEST_BINS) $(BUILD)/tools/kiovec-demo
+tests: kernel $(TEST_BINS) $(BUILD)/tools/kiovec-demo $(BUILD)/tools/kiovec-bench
+
+$(BUILD)/tools/kiovec-bench: tools/bench/kiovec-bench.c include/uapi/linux/kiovec.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -Wall -pthread -I$(CURDIR)/include/uapi -o $@ $<
 
 $(BUILD)/tools/kiovec-demo: tools/demo/kiovec-demo.c include/uapi/linux/kiovec.h
 	@mkdir -p $(dir $@)
@@ -83,6 +88,13 @@ demo:
 	scripts/build-kernel release
 	+$(MAKE) FLAVOUR=release modules tests
 	scripts/demo release
+
+# The benchmark: release kernel, all three ways of sending in one run (see README).
+bench:
+	scripts/bootstrap
+	scripts/build-kernel release
+	+$(MAKE) FLAVOUR=release modules tests
+	scripts/bench release
 
 RUSTFMT ?= rustfmt
 rustfmt:
