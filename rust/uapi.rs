@@ -101,6 +101,19 @@ assert_no_padding!(kiovec_add_file {
     reserved
 });
 
+assert_no_padding!(kiovec_target {
+    fd,
+    reserved0,
+    offset,
+    result
+});
+assert_no_padding!(kiovec_transmit_batch {
+    targets,
+    count,
+    flags,
+    reserved
+});
+
 // SAFETY: `kiovec_info` is made of integers only (checked by bindgen's output and the
 // padding assertion above), so any byte pattern is valid and every byte is initialised.
 unsafe impl FromBytes for kiovec_info {}
@@ -122,3 +135,7 @@ unsafe impl FromBytes for kiovec_transmit {}
 unsafe impl FromBytes for kiovec_add_file {}
 // SAFETY: As above.
 unsafe impl AsBytes for kiovec_add_file {}
+// SAFETY: `kiovec_target` is made of integers only, without padding (asserted above).
+unsafe impl FromBytes for kiovec_target {}
+// SAFETY: `kiovec_transmit_batch` is made of integers only, without padding (asserted above).
+unsafe impl FromBytes for kiovec_transmit_batch {}

@@ -141,22 +141,64 @@ fn transmit(container: &Container, arg: usize) -> Result<isize> {
     if req.flags & !uapi::KIOVEC_TX_FLAGS != 0 || req.reserved != [0; 2] {
         return Err(EINVAL);
     }
+    // Nothing holds more than MAX_BYTES, so the count fits the return value.
+    Ok(transmit_to(container, req.fd, req.offset, req.flags)? as isize)
+}
+
+/// Sends the container from `offset` on to the TCP socket `fd`; `flags` are `KIOVEC_TX_*`.
+fn transmit_to(container: &Container, fd: u32, offset: u64, flags: u32) -> Result<usize> {
     // Our own reference: the socket stays alive even if another thread closes the fd.
-    let file = File::fget(req.fd)?;
+    let file = File::fget(fd)?;
     let sock = Socket::from_file(&file)?;
     if !sock.is_tcp() {
         return Err(code::eopnotsupp());
     }
-    let mut flags = 0;
-    if req.flags & uapi::KIOVEC_TX_NOSIGNAL != 0 {
-        flags |= net::flags::NOSIGNAL;
+    let mut msg_flags = 0;
+    if flags & uapi::KIOVEC_TX_NOSIGNAL != 0 {
+        msg_flags |= net::flags::NOSIGNAL;
     }
     // sock_sendmsg does not look at O_NONBLOCK itself (splice_to_socket does the same).
-    if req.flags & uapi::KIOVEC_TX_DONTWAIT != 0 || file.flags() & bindings::O_NONBLOCK != 0 {
-        flags |= net::flags::DONTWAIT;
+    if flags & uapi::KIOVEC_TX_DONTWAIT != 0 || file.flags() & bindings::O_NONBLOCK != 0 {
+        msg_flags |= net::flags::DONTWAIT;
     }
-    // Nothing holds more than MAX_BYTES, so the count fits the return value.
-    Ok(container.transmit(&sock, req.offset, flags)? as isize)
+    container.transmit(&sock, offset, msg_flags)
+}
+
+/// `KIOVEC_IOC_TRANSMIT_BATCH`: sends the container to each target, writing each result.
+fn transmit_batch(container: &Container, arg: usize) -> Result<isize> {
+    let req: uapi::kiovec_transmit_batch =
+        UserSlice::new(arg, size_of::<uapi::kiovec_transmit_batch>())
+            .reader()
+            .read()?;
+    if req.flags & !uapi::KIOVEC_TX_FLAGS != 0 || req.reserved != [0; 2] {
+        return Err(EINVAL);
+    }
+    if req.count == 0 || req.count > limits::MAX_IOVECS {
+        return Err(EINVAL);
+    }
+    let base = usize::try_from(req.targets).map_err(|_| EFAULT)?;
+    let size = size_of::<uapi::kiovec_target>();
+    for i in 0..req.count as usize {
+        let at = base.checked_add(i * size).ok_or(EFAULT)?;
+        let target: uapi::kiovec_target = UserSlice::new(at, size).reader().read()?;
+        let result = if target.reserved0 != 0 {
+            Err(EINVAL)
+        } else {
+            transmit_to(container, target.fd, target.offset, req.flags)
+        };
+        let result: i64 = match result {
+            Ok(n) => n as i64,
+            // A batch cannot be restarted halfway: an interrupted send is EINTR.
+            Err(e) if e == ERESTARTSYS => EINTR.to_errno() as i64,
+            Err(e) => e.to_errno() as i64,
+        };
+        // Only the result is written back; the target's inputs are left as they were.
+        let result_at = at + core::mem::offset_of!(uapi::kiovec_target, result);
+        UserSlice::new(result_at, size_of::<i64>())
+            .writer()
+            .write(&result)?;
+    }
+    Ok(req.count as isize)
 }
 
 #[vtable]
@@ -181,7 +223,8 @@ impl MiscDevice for Container {
                         | uapi::KIOVEC_FEAT_ADD_USER
                         | uapi::KIOVEC_FEAT_COPY_OUT
                         | uapi::KIOVEC_FEAT_TRANSMIT
-                        | uapi::KIOVEC_FEAT_ADD_FILE,
+                        | uapi::KIOVEC_FEAT_ADD_FILE
+                        | uapi::KIOVEC_FEAT_TRANSMIT_BATCH,
                     ..Default::default()
                 },
             ),
@@ -210,6 +253,7 @@ impl MiscDevice for Container {
             uapi::KIOVEC_IOC_COPY_OUT => copy_out(&container, arg),
             uapi::KIOVEC_IOC_TRANSMIT => transmit(&container, arg),
             uapi::KIOVEC_IOC_ADD_FILE => add_file(&container, arg),
+            uapi::KIOVEC_IOC_TRANSMIT_BATCH => transmit_batch(&container, arg),
             _ => Err(ENOTTY),
         }
     }

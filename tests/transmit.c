@@ -479,6 +479,69 @@ TEST_F_TIMEOUT(tx, threads_transmit_one_container_at_once, 60)
 	}
 }
 
+/* One call sends the container to many sockets, with a result per socket. */
+TEST_F_TIMEOUT(tx, batch_to_many_sockets, 120)
+{
+	enum { N = 10, BAD = 4 };
+	struct kiovec_target t[N];
+	struct kiovec_transmit_batch b = { .targets = (uintptr_t)t, .count = N,
+					   .flags = KIOVEC_TX_NOSIGNAL };
+	struct reader r[N];
+	pthread_t th[N];
+	int rx[N];
+
+	for (int i = 0; i < N; i++) {
+		int fd;
+
+		ASSERT_EQ(0, tcp_pair(&fd, &rx[i]));
+		t[i] = (struct kiovec_target){ .fd = fd, .offset = i, .result = 12345 };
+		ASSERT_EQ(0, start_reader(&r[i], &th[i], rx[i], self->total - i));
+	}
+	close(t[BAD].fd);		/* one bad target does not stop the others */
+	t[BAD].fd = -1;
+	ASSERT_EQ(N, ioctl(self->dev, KIOVEC_IOC_TRANSMIT_BATCH, &b));
+	for (int i = 0; i < N; i++) {
+		/* The bad target's peer was closed: its reader sees EOF and gets nothing. */
+		ASSERT_EQ(0, pthread_join(th[i], NULL));
+		if (i == BAD) {
+			EXPECT_EQ(-EBADF, t[i].result);
+			EXPECT_EQ(0, r[i].got);
+		} else {
+			EXPECT_EQ((long)(self->total - i), t[i].result) TH_LOG("target %d", i);
+			ASSERT_EQ(self->total - i, r[i].got) TH_LOG("target %d", i);
+			EXPECT_EQ(0, memcmp(r[i].buf, self->expect + i, self->total - i)) TH_LOG("target %d", i);
+			close(t[i].fd);
+		}
+		close(rx[i]);
+		free(r[i].buf);
+	}
+}
+
+TEST_F(tx, batch_bad_arguments)
+{
+	struct kiovec_target t = { .fd = self->tx };
+	struct kiovec_transmit_batch b = { .targets = (uintptr_t)&t, .count = 0 };
+
+	EXPECT_EQ(-1, ioctl(self->dev, KIOVEC_IOC_TRANSMIT_BATCH, &b));
+	EXPECT_EQ(EINVAL, errno);
+	b.count = 1025;
+	EXPECT_EQ(-1, ioctl(self->dev, KIOVEC_IOC_TRANSMIT_BATCH, &b));
+	EXPECT_EQ(EINVAL, errno);
+	b.count = 1;
+	b.flags = 1u << 20;
+	EXPECT_EQ(-1, ioctl(self->dev, KIOVEC_IOC_TRANSMIT_BATCH, &b));
+	EXPECT_EQ(EINVAL, errno);
+	b.flags = 0;
+	b.targets = 8;
+	EXPECT_EQ(-1, ioctl(self->dev, KIOVEC_IOC_TRANSMIT_BATCH, &b));
+	EXPECT_EQ(EFAULT, errno);
+	/* A target's reserved field: that target fails, nothing is sent to it. */
+	b.targets = (uintptr_t)&t;
+	t.reserved0 = 1;
+	EXPECT_EQ(1, ioctl(self->dev, KIOVEC_IOC_TRANSMIT_BATCH, &b));
+	EXPECT_EQ(-EINVAL, t.result);
+}
+
 /* The container travels to another process with SCM_RIGHTS and is transmitted there. */
 TEST_F(tx, container_passed_with_scm_rights)
 {

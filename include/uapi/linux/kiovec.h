@@ -30,6 +30,7 @@
 #define KIOVEC_FEAT_COPY_OUT	(1ULL << 2)	/* KIOVEC_IOC_COPY_OUT */
 #define KIOVEC_FEAT_TRANSMIT	(1ULL << 3)	/* KIOVEC_IOC_TRANSMIT */
 #define KIOVEC_FEAT_ADD_FILE	(1ULL << 4)	/* KIOVEC_IOC_ADD_FILE */
+#define KIOVEC_FEAT_TRANSMIT_BATCH (1ULL << 5)	/* KIOVEC_IOC_TRANSMIT_BATCH */
 
 /**
  * struct kiovec_info - the module's ABI version and limits (KIOVEC_IOC_INFO)
@@ -187,6 +188,41 @@ struct kiovec_transmit {
 	__u64 reserved[2];
 };
 
+/**
+ * struct kiovec_target - one socket of a batch transmit
+ * @fd:		in: a connected TCP socket
+ * @reserved0:	in: zero
+ * @offset:	in: container byte offset to start at for this socket
+ * @result:	out: bytes sent from @offset, or a negative errno, as KIOVEC_IOC_TRANSMIT
+ *		would have returned for this socket alone (EINTR for an interrupted send)
+ */
+struct kiovec_target {
+	__u32 fd;
+	__u32 reserved0;
+	__u64 offset;
+	__s64 result;
+};
+
+/**
+ * struct kiovec_transmit_batch - send the container to many sockets (KIOVEC_IOC_TRANSMIT_BATCH)
+ * @targets:	user pointer to an array of struct kiovec_target
+ * @count:	entries, 1 to kiovec_info.max_iovecs
+ * @flags:	KIOVEC_TX_*, for every target
+ * @reserved:	zero
+ *
+ * Sends the container to each target in turn, as KIOVEC_IOC_TRANSMIT would, and writes each
+ * target's result into its @result; one target's failure does not stop the others. Returns
+ * the number of targets (all are tried). EINVAL for @count 0 or too large, unknown flags or
+ * non-zero reserved fields (the batch's or a target's: that target gets -EINVAL); EFAULT if
+ * the array cannot be read or a result written.
+ */
+struct kiovec_transmit_batch {
+	__u64 targets;
+	__u32 count;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
 #define KIOVEC_IOC_INFO		_IOR(KIOVEC_IOC_MAGIC, 0x00, struct kiovec_info)
 #define KIOVEC_IOC_STAT		_IOR(KIOVEC_IOC_MAGIC, 0x01, struct kiovec_stat)
 /* Drops every segment; the container is empty again, as after open(). */
@@ -195,5 +231,6 @@ struct kiovec_transmit {
 #define KIOVEC_IOC_COPY_OUT	_IOW(KIOVEC_IOC_MAGIC, 0x04, struct kiovec_copy_out)
 #define KIOVEC_IOC_TRANSMIT	_IOW(KIOVEC_IOC_MAGIC, 0x05, struct kiovec_transmit)
 #define KIOVEC_IOC_ADD_FILE	_IOWR(KIOVEC_IOC_MAGIC, 0x06, struct kiovec_add_file)
+#define KIOVEC_IOC_TRANSMIT_BATCH _IOW(KIOVEC_IOC_MAGIC, 0x07, struct kiovec_transmit_batch)
 
 #endif /* _UAPI_LINUX_KIOVEC_H */
