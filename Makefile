@@ -55,7 +55,12 @@ modules: kernel sync
 	+$(KMAKE) modules
 	@echo "built $(BUILD)/kiovec.ko against $(KDIR)"
 
-tests: kernel $(TEST_BINS) $(BUILD)/tools/kiovec-demo $(BUILD)/tools/kiovec-bench
+tests: kernel $(TEST_BINS) $(BUILD)/tools/kiovec-demo $(BUILD)/tools/kiovec-bench \
+	$(BUILD)/tools/kiovec-httpd
+
+$(BUILD)/tools/kiovec-httpd: tools/demo/kiovec-httpd.c include/uapi/linux/kiovec.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -Wall -pthread -I$(CURDIR)/include/uapi -o $@ $<
 
 $(BUILD)/tools/kiovec-bench: tools/bench/kiovec-bench.c include/uapi/linux/kiovec.h
 	@mkdir -p $(dir $@)
