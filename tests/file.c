@@ -31,62 +31,20 @@ static long transmit(int dev, int sock, __u64 offset)
 	return ioctl(dev, KIOVEC_IOC_TRANSMIT, &req);
 }
 
-static int tcp_pair(int *tx, int *rx)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof(a);
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (l < 0 || bind(l, (void *)&a, sizeof(a)) || listen(l, 1) ||
-	    getsockname(l, (void *)&a, &alen))
-		return -1;
-	*tx = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (*tx < 0 || connect(*tx, (void *)&a, sizeof(a)))
-		return -1;
-	*rx = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-	close(l);
-	return *rx < 0 ? -1 : 0;
-}
-
-struct reader {
-	int fd;
-	unsigned char *buf;
-	size_t len, got;
-};
-
-static void *read_all(void *arg)
-{
-	struct reader *r = arg;
-
-	while (r->got < r->len) {
-		struct pollfd p = { .fd = r->fd, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&p, 1, 20000) <= 0)
-			break;
-		n = recv(r->fd, r->buf + r->got, r->len - r->got, MSG_DONTWAIT);
-		if (n <= 0)
-			break;
-		r->got += n;
-	}
-	return NULL;
-}
-
 /* Transmits the whole container from offset 0 and returns what the peer received. */
 static unsigned char *send_all(int dev, size_t total, long *sent, size_t *got)
 {
-	struct reader r = { .len = total, .buf = malloc(total ? total : 1) };
-	pthread_t th;
-	int tx;
+	struct kiovec_reader r = { 0 };
+	int tx, rx;
 
 	*sent = -1;
 	*got = 0;
-	if (!r.buf || tcp_pair(&tx, &r.fd) || pthread_create(&th, NULL, read_all, &r))
+	if (kiovec_tcp_pair(&tx, &rx) || kiovec_reader_start(&r, rx, total))
 		return r.buf;
 	*sent = transmit(dev, tx, 0);
-	close(tx);
-	pthread_join(th, NULL);
-	close(r.fd);
+	close(tx);	/* the reader sees EOF after what was sent */
+	kiovec_reader_join(&r);
+	close(rx);
 	*got = r.got;
 	return r.buf;
 }
@@ -353,7 +311,7 @@ TEST_F(file, truncate_before_transmit)
 	ASSERT_EQ((size_t)sent, n);
 	EXPECT_EQ(0, memcmp(got, hdr, 6));
 	EXPECT_EQ(0, memcmp(got + 6, data, self->pagesz));
-	ASSERT_EQ(0, tcp_pair(&tx, &rx));
+	ASSERT_EQ(0, kiovec_tcp_pair(&tx, &rx));
 	EXPECT_EQ(-1, transmit(self->dev, tx, sent));
 	EXPECT_EQ(ENODATA, errno);
 	close(tx);
@@ -364,7 +322,7 @@ TEST_F(file, truncate_before_transmit)
 	ASSERT_EQ(0, ftruncate(fd, len));
 	ASSERT_EQ(0, add_file(dev, fd, 0, len, NULL));
 	ASSERT_EQ(0, ftruncate(fd, 0));
-	ASSERT_EQ(0, tcp_pair(&tx, &rx));
+	ASSERT_EQ(0, kiovec_tcp_pair(&tx, &rx));
 	EXPECT_EQ(-1, transmit(dev, tx, 0));
 	EXPECT_EQ(ENODATA, errno);
 	close(tx);
@@ -419,24 +377,15 @@ TEST_F(file, truncate_during_transmit)
 /* A file on a real disk file system: ext4 on a loop device, read through its page cache. */
 TEST_F(file, ext4_file)
 {
-	char dir[] = "/tmp/kiovec-ext4f-XXXXXX", img[64], cmd[256], path[96];
+	char dir[64], path[96];
 	size_t len = 3 * self->pagesz + 123, n;
 	unsigned char *data = malloc(len), *got;
 	int fd, dc;
 	long sent;
 
-	if (geteuid() != 0)
-		SKIP(return, "needs root to mount ext4");
 	ASSERT_NE(NULL, data);
-	ASSERT_NE(NULL, mkdtemp(dir));
-	snprintf(img, sizeof(img), "%s.img", dir);
-	snprintf(cmd, sizeof(cmd),
-		 "truncate -s 8M %s && mkfs.ext4 -q -F %s && mount -o loop %s %s", img, img, img, dir);
-	if (system(cmd) != 0) {
-		rmdir(dir);
-		unlink(img);
-		SKIP(return, "cannot make an ext4 file system on a loop device");
-	}
+	if (kiovec_mount_ext4(dir))
+		SKIP(return, "cannot mount ext4 on a loop device (needs root, mkfs.ext4)");
 	snprintf(path, sizeof(path), "%s/f", dir);
 	fd = open(path, O_RDWR | O_CREAT, 0600);
 	ASSERT_LE(0, fd);
@@ -455,10 +404,7 @@ TEST_F(file, ext4_file)
 	ASSERT_EQ(len, n);
 	EXPECT_EQ(0, memcmp(got, data, len));
 	ASSERT_EQ(0, ioctl(self->dev, KIOVEC_IOC_RESET, 0));	/* lets go of the file */
-	snprintf(cmd, sizeof(cmd), "umount %s", dir);
-	EXPECT_EQ(0, system(cmd));
-	rmdir(dir);
-	unlink(img);
+	EXPECT_EQ(0, kiovec_umount_ext4(dir));
 	free(got);
 	free(data);
 }

@@ -442,22 +442,13 @@ TEST_F(kiobuf, shared_memfd_mapping_write_pin_ok)
  */
 TEST_F(kiobuf, shared_ext4_mapping_write_pin_efault)
 {
-	char dir[] = "/tmp/kiovec-ext4-XXXXXX", img[64], cmd[256], path[96];
+	char dir[64], path[96];
 	unsigned char back[4];
 	int ffd;
 	void *p;
 
-	if (geteuid() != 0)
-		SKIP(return, "needs root to mount ext4");
-	ASSERT_NE(NULL, mkdtemp(dir));
-	snprintf(img, sizeof(img), "%s.img", dir);
-	snprintf(cmd, sizeof(cmd),
-		 "truncate -s 8M %s && mkfs.ext4 -q -F %s && mount -o loop %s %s", img, img, img, dir);
-	if (system(cmd) != 0) {
-		rmdir(dir);
-		unlink(img);
-		SKIP(return, "cannot make an ext4 file system on a loop device");
-	}
+	if (kiovec_mount_ext4(dir))
+		SKIP(return, "cannot mount ext4 on a loop device (needs root, mkfs.ext4)");
 	snprintf(path, sizeof(path), "%s/f", dir);
 	ffd = open(path, O_RDWR | O_CREAT, 0600);
 	ASSERT_LE(0, ffd);
@@ -473,10 +464,7 @@ TEST_F(kiobuf, shared_ext4_mapping_write_pin_efault)
 	ASSERT_EQ(0, ioctl(self->fd, KIOVEC_IOC_RESET, 0));
 	munmap(p, self->pagesz);
 	close(ffd);
-	snprintf(cmd, sizeof(cmd), "umount %s", dir);
-	EXPECT_EQ(0, system(cmd));
-	rmdir(dir);
-	unlink(img);
+	EXPECT_EQ(0, kiovec_umount_ext4(dir));
 }
 
 /* The pin keeps the page: after munmap the data is still there, no use-after-free. */

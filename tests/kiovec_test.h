@@ -6,13 +6,18 @@
 #ifndef KIOVEC_TEST_H
 #define KIOVEC_TEST_H
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,6 +72,104 @@ static inline void kiovec_fill(unsigned char *buf, size_t len, unsigned int seed
 {
 	for (size_t i = 0; i < len; i++)
 		buf[i] = (unsigned char)(seed * 131 + i * 7 + (i >> 12));
+}
+
+/* A connected loopback TCP pair: *tx sends, *rx receives. 0, or -1 with errno set. */
+static inline int kiovec_tcp_pair(int *tx, int *rx)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (l < 0 || bind(l, (void *)&a, sizeof(a)) || listen(l, 1) ||
+	    getsockname(l, (void *)&a, &alen))
+		return -1;
+	*tx = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*tx < 0 || connect(*tx, (void *)&a, sizeof(a)))
+		return -1;
+	*rx = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	close(l);
+	return *rx < 0 ? -1 : 0;
+}
+
+/* Receives up to len bytes, stopping at EOF or after timeout_ms without data; the count. */
+static inline size_t kiovec_recv_exact(int fd, void *buf, size_t len, int timeout_ms)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, timeout_ms) <= 0)
+			break;
+		n = recv(fd, (char *)buf + got, len - got, MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	return got;
+}
+
+/* A thread that receives len bytes on fd, so that a blocking sender is never stuck. */
+struct kiovec_reader {
+	int fd;
+	unsigned char *buf;
+	size_t len, got;
+	pthread_t thread;
+};
+
+static inline void *kiovec_reader_main(void *arg)
+{
+	struct kiovec_reader *r = arg;
+
+	r->got = kiovec_recv_exact(r->fd, r->buf, r->len, 20000);
+	return NULL;
+}
+
+static inline int kiovec_reader_start(struct kiovec_reader *r, int fd, size_t len)
+{
+	*r = (struct kiovec_reader){ .fd = fd, .len = len, .buf = malloc(len ? len : 1) };
+	if (!r->buf)
+		return -1;
+	return pthread_create(&r->thread, NULL, kiovec_reader_main, r);
+}
+
+/* Joins the reader; its buffer stays for the caller to check and free. */
+static inline int kiovec_reader_join(struct kiovec_reader *r)
+{
+	return pthread_join(r->thread, NULL);
+}
+
+/*
+ * Makes an 8 MiB ext4 file system on a loop device and mounts it on a new directory; dir
+ * gets its path. 0, or -1 (not root, no mkfs.ext4, no loop device) with nothing left behind.
+ */
+static inline int kiovec_mount_ext4(char dir[64])
+{
+	char cmd[256];
+
+	strcpy(dir, "/tmp/kiovec-ext4-XXXXXX");
+	if (geteuid() != 0 || !mkdtemp(dir))
+		return -1;
+	snprintf(cmd, sizeof(cmd),
+		 "truncate -s 8M %s.img && mkfs.ext4 -q -F %s.img && mount -o loop %s.img %s",
+		 dir, dir, dir, dir);
+	if (system(cmd) == 0)
+		return 0;
+	snprintf(cmd, sizeof(cmd), "rm -f %s.img", dir);
+	system(cmd);
+	rmdir(dir);
+	return -1;
+}
+
+/* Unmounts what kiovec_mount_ext4 made and removes it; 0 on success. */
+static inline int kiovec_umount_ext4(const char *dir)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "umount %s && rmdir %s && rm -f %s.img", dir, dir, dir);
+	return system(cmd);
 }
 
 #endif /* KIOVEC_TEST_H */

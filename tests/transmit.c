@@ -34,66 +34,6 @@ static int add_user(int dev, void *base, size_t len)
 	return ioctl(dev, KIOVEC_IOC_ADD_USER, &req);
 }
 
-/* A connected loopback TCP pair: *tx sends, *rx receives. */
-static int tcp_pair(int *tx, int *rx)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof(a);
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (l < 0 || bind(l, (void *)&a, sizeof(a)) || listen(l, 1) ||
-	    getsockname(l, (void *)&a, &alen))
-		return -1;
-	*tx = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (*tx < 0 || connect(*tx, (void *)&a, sizeof(a)))
-		return -1;
-	*rx = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-	close(l);
-	return *rx < 0 ? -1 : 0;
-}
-
-/* Receives exactly len bytes within timeout_ms; returns what arrived. */
-static size_t recv_exact(int fd, void *buf, size_t len, int timeout_ms)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&p, 1, timeout_ms) <= 0)
-			break;
-		n = recv(fd, (char *)buf + got, len - got, MSG_DONTWAIT);
-		if (n <= 0)
-			break;
-		got += n;
-	}
-	return got;
-}
-
-struct reader {
-	int fd;
-	unsigned char *buf;
-	size_t len, got;
-};
-
-static void *read_all(void *arg)
-{
-	struct reader *r = arg;
-
-	r->got = recv_exact(r->fd, r->buf, r->len, 10000);
-	return NULL;
-}
-
-/* Receives len bytes on fd in a thread, so that a blocking sender is never stuck. */
-static int start_reader(struct reader *r, pthread_t *th, int fd, size_t len)
-{
-	*r = (struct reader){ .fd = fd, .len = len, .buf = malloc(len) };
-	if (!r->buf)
-		return -1;
-	return pthread_create(th, NULL, read_all, r);
-}
-
 static void set_bufs(int tx, int rx, int bytes)
 {
 	setsockopt(tx, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
@@ -119,7 +59,7 @@ FIXTURE_SETUP(tx)
 	if (self->dev < 0 && errno == ENOENT)
 		SKIP(return, "kiovec module not loaded");
 	ASSERT_LE(0, self->dev);
-	ASSERT_EQ(0, tcp_pair(&self->tx, &self->rx));
+	ASSERT_EQ(0, kiovec_tcp_pair(&self->tx, &self->rx));
 	self->bodylen = 64 * self->pagesz;
 	self->body = mmap(NULL, self->bodylen, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -149,12 +89,11 @@ static void send_and_check(struct __test_metadata *_metadata, FIXTURE_DATA(tx) *
 			   __u64 offset)
 {
 	size_t want = self->total - offset;
-	struct reader r;
-	pthread_t th;
+	struct kiovec_reader r;
 
-	ASSERT_EQ(0, start_reader(&r, &th, self->rx, want));
+	ASSERT_EQ(0, kiovec_reader_start(&r, self->rx, want));
 	EXPECT_EQ((long)want, transmit(self->dev, self->tx, offset, 0));
-	ASSERT_EQ(0, pthread_join(th, NULL));
+	ASSERT_EQ(0, kiovec_reader_join(&r));
 	ASSERT_EQ(want, r.got);
 	EXPECT_EQ(0, memcmp(r.buf, self->expect + offset, want));
 	free(r.buf);
@@ -173,7 +112,7 @@ TEST_F(tx, header_only)
 	ASSERT_LE(0, dev);
 	ASSERT_EQ((ssize_t)strlen(HDR), write(dev, HDR, strlen(HDR)));
 	ASSERT_EQ((long)strlen(HDR), transmit(dev, self->tx, 0, 0));
-	ASSERT_EQ(strlen(HDR), recv_exact(self->rx, got, strlen(HDR), 5000));
+	ASSERT_EQ(strlen(HDR), kiovec_recv_exact(self->rx, got, strlen(HDR), 5000));
 	EXPECT_EQ(0, memcmp(got, HDR, strlen(HDR)));
 	close(dev);
 }
@@ -208,14 +147,13 @@ TEST_F_TIMEOUT(tx, same_container_to_100_sockets, 180)
 
 	KIOVEC_STAT(self->dev, before);
 	for (int i = 0; i < 100; i++) {
-		struct reader r;
-		pthread_t th;
+		struct kiovec_reader r;
 		int t, rx;
 
-		ASSERT_EQ(0, tcp_pair(&t, &rx));
-		ASSERT_EQ(0, start_reader(&r, &th, rx, self->total));
+		ASSERT_EQ(0, kiovec_tcp_pair(&t, &rx));
+		ASSERT_EQ(0, kiovec_reader_start(&r, rx, self->total));
 		EXPECT_EQ((long)self->total, transmit(self->dev, t, 0, 0)) TH_LOG("socket %d", i);
-		ASSERT_EQ(0, pthread_join(th, NULL));
+		ASSERT_EQ(0, kiovec_reader_join(&r));
 		ASSERT_EQ(self->total, r.got) TH_LOG("socket %d", i);
 		ASSERT_EQ(0, memcmp(r.buf, self->expect, self->total)) TH_LOG("socket %d", i);
 		free(r.buf);
@@ -230,8 +168,7 @@ TEST_F_TIMEOUT(tx, same_container_to_100_sockets, 180)
 /* The stack keeps its own page references: closing everything before the peer reads is fine. */
 TEST_F(tx, close_container_and_unmap_before_receive)
 {
-	struct reader r;
-	pthread_t th;
+	struct kiovec_reader r;
 	long n;
 
 	/* Hand the stack what it takes without blocking; nothing has been read yet. */
@@ -240,8 +177,8 @@ TEST_F(tx, close_container_and_unmap_before_receive)
 	ASSERT_EQ(0, close(self->dev));
 	self->dev = -1;
 	ASSERT_EQ(0, munmap(self->body, self->bodylen));
-	ASSERT_EQ(0, start_reader(&r, &th, self->rx, n));
-	ASSERT_EQ(0, pthread_join(th, NULL));
+	ASSERT_EQ(0, kiovec_reader_start(&r, self->rx, n));
+	ASSERT_EQ(0, kiovec_reader_join(&r));
 	ASSERT_EQ((size_t)n, r.got);
 	EXPECT_EQ(0, memcmp(r.buf, self->expect, n));
 	free(r.buf);
@@ -378,7 +315,7 @@ static void nonblocking_resume(struct __test_metadata *_metadata, FIXTURE_DATA(t
 			}
 		}
 		/* Drain only a little at a time, so that the sender keeps hitting a full buffer. */
-		rcvd += recv_exact(self->rx, got + rcvd, MIN(8192, self->total - rcvd), 100);
+		rcvd += kiovec_recv_exact(self->rx, got + rcvd, MIN(8192, self->total - rcvd), 100);
 	}
 	EXPECT_EQ(self->total, sent);
 	ASSERT_EQ(self->total, rcvd);
@@ -403,13 +340,9 @@ TEST_F_TIMEOUT(tx, signal_during_blocking_send_resumed, 60)
 {
 	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
 	struct itimerval it = { .it_value = { .tv_usec = 300000 } };
-	struct reader r = { .fd = self->rx, .len = self->total };
-	unsigned char *got = malloc(self->total);
-	pthread_t th;
+	struct kiovec_reader r;
 	long n;
 
-	ASSERT_NE(NULL, got);
-	r.buf = got;
 	set_bufs(self->tx, self->rx, 16384);
 	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
 	ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
@@ -421,17 +354,17 @@ TEST_F_TIMEOUT(tx, signal_during_blocking_send_resumed, 60)
 		n = 0;
 	}
 	ASSERT_GT((long)self->total, n);
-	ASSERT_EQ(0, pthread_create(&th, NULL, read_all, &r));
+	ASSERT_EQ(0, kiovec_reader_start(&r, self->rx, self->total));
 	while ((size_t)n < self->total) {
 		long more = transmit(self->dev, self->tx, n, 0);
 
 		ASSERT_LT(0, more);
 		n += more;
 	}
-	ASSERT_EQ(0, pthread_join(th, NULL));
+	ASSERT_EQ(0, kiovec_reader_join(&r));
 	ASSERT_EQ(self->total, r.got);
-	EXPECT_EQ(0, memcmp(got, self->expect, self->total));
-	free(got);
+	EXPECT_EQ(0, memcmp(r.buf, self->expect, self->total));
+	free(r.buf);
 }
 
 struct sender {
@@ -446,13 +379,12 @@ struct sender {
 static void *send_one(void *arg)
 {
 	struct sender *s = arg;
-	struct reader r;
-	pthread_t th;
+	struct kiovec_reader r;
 
-	if (start_reader(&r, &th, s->rx, s->total))
+	if (kiovec_reader_start(&r, s->rx, s->total))
 		return NULL;
 	s->sent = transmit(s->dev, s->tx, 0, 0);
-	pthread_join(th, NULL);
+	kiovec_reader_join(&r);
 	s->got = r.got;
 	s->same = r.got == s->total && !memcmp(r.buf, s->expect, s->total);
 	free(r.buf);
@@ -466,7 +398,7 @@ TEST_F_TIMEOUT(tx, threads_transmit_one_container_at_once, 60)
 
 	for (int i = 0; i < 4; i++) {
 		s[i] = (struct sender){ .dev = self->dev, .total = self->total, .expect = self->expect };
-		ASSERT_EQ(0, tcp_pair(&s[i].tx, &s[i].rx));
+		ASSERT_EQ(0, kiovec_tcp_pair(&s[i].tx, &s[i].rx));
 	}
 	for (int i = 0; i < 4; i++)
 		ASSERT_EQ(0, pthread_create(&th[i], NULL, send_one, &s[i]));
@@ -486,23 +418,22 @@ TEST_F_TIMEOUT(tx, batch_to_many_sockets, 120)
 	struct kiovec_target t[N];
 	struct kiovec_transmit_batch b = { .targets = (uintptr_t)t, .count = N,
 					   .flags = KIOVEC_TX_NOSIGNAL };
-	struct reader r[N];
-	pthread_t th[N];
+	struct kiovec_reader r[N];
 	int rx[N];
 
 	for (int i = 0; i < N; i++) {
 		int fd;
 
-		ASSERT_EQ(0, tcp_pair(&fd, &rx[i]));
+		ASSERT_EQ(0, kiovec_tcp_pair(&fd, &rx[i]));
 		t[i] = (struct kiovec_target){ .fd = fd, .offset = i, .result = 12345 };
-		ASSERT_EQ(0, start_reader(&r[i], &th[i], rx[i], self->total - i));
+		ASSERT_EQ(0, kiovec_reader_start(&r[i], rx[i], self->total - i));
 	}
 	close(t[BAD].fd);		/* one bad target does not stop the others */
 	t[BAD].fd = -1;
 	ASSERT_EQ(N, ioctl(self->dev, KIOVEC_IOC_TRANSMIT_BATCH, &b));
 	for (int i = 0; i < N; i++) {
 		/* The bad target's peer was closed: its reader sees EOF and gets nothing. */
-		ASSERT_EQ(0, pthread_join(th[i], NULL));
+		ASSERT_EQ(0, kiovec_reader_join(&r[i]));
 		if (i == BAD) {
 			EXPECT_EQ(-EBADF, t[i].result);
 			EXPECT_EQ(0, r[i].got);
@@ -577,7 +508,7 @@ TEST_F(tx, container_passed_with_scm_rights)
 	ASSERT_EQ(1, sendmsg(sv[0], &mh, 0));
 	ASSERT_EQ(0, close(self->dev));
 	self->dev = -1;
-	ASSERT_EQ(self->total, recv_exact(self->rx, got, self->total, 10000));
+	ASSERT_EQ(self->total, kiovec_recv_exact(self->rx, got, self->total, 10000));
 	EXPECT_EQ(0, memcmp(got, self->expect, self->total));
 	EXPECT_EQ(0, kiovec_wait(pid));
 	close(sv[0]);
