@@ -34,12 +34,13 @@ fn put_user<T: kernel::types::AsBytes>(arg: usize, value: &T) -> Result<isize> {
 
 /// `KIOVEC_IOC_ADD_USER`: pins the caller's iovecs into the container.
 fn add_user(container: &Container, arg: usize) -> Result<isize> {
-    let (mut reader, mut writer) =
-        UserSlice::new(arg, size_of::<uapi::kiovec_add_user>()).reader_writer();
-    let mut req: uapi::kiovec_add_user = reader.read()?;
+    let size = size_of::<uapi::kiovec_add_user>();
+    let mut req: uapi::kiovec_add_user = UserSlice::new(arg, size).reader().read()?;
     if req.flags & !uapi::KIOVEC_ADD_FLAGS != 0 || req.reserved != [0; 2] {
         return Err(EINVAL);
     }
+    // All or nothing: a struct we could not write the results into fails before any pin.
+    UserSlice::new(arg, size).writer().write(&req)?;
     if req.iovcnt == 0 || req.iovcnt > limits::MAX_IOVECS {
         return Err(EINVAL);
     }
@@ -58,7 +59,7 @@ fn add_user(container: &Container, arg: usize) -> Result<isize> {
     req.bytes = added.bytes;
     req.segments = added.segments;
     req.pinned_pages = added.pinned_pages;
-    writer.write(&req)?;
+    UserSlice::new(arg, size).writer().write(&req)?;
     Ok(0)
 }
 
@@ -97,12 +98,13 @@ fn copy_out(container: &Container, arg: usize) -> Result<isize> {
 
 /// `KIOVEC_IOC_ADD_FILE`: appends a range of a file's page cache.
 fn add_file(container: &Container, arg: usize) -> Result<isize> {
-    let (mut reader, mut writer) =
-        UserSlice::new(arg, size_of::<uapi::kiovec_add_file>()).reader_writer();
-    let mut req: uapi::kiovec_add_file = reader.read()?;
+    let size = size_of::<uapi::kiovec_add_file>();
+    let mut req: uapi::kiovec_add_file = UserSlice::new(arg, size).reader().read()?;
     if req.flags != 0 || req.reserved0 != 0 || req.reserved != [0; 2] {
         return Err(EINVAL);
     }
+    // All or nothing: a struct we could not write the results into fails before any read.
+    UserSlice::new(arg, size).writer().write(&req)?;
     // fget refuses O_PATH files; a file not open for reading is just as bad a descriptor.
     let file = File::fget(req.fd)?;
     if !file.is_readable() {
@@ -129,7 +131,7 @@ fn add_file(container: &Container, arg: usize) -> Result<isize> {
         req.at = added.offset;
         req.segments = added.segments;
     }
-    writer.write(&req)?;
+    UserSlice::new(arg, size).writer().write(&req)?;
     Ok(0)
 }
 

@@ -341,6 +341,27 @@ TEST_F(kiobuf, bad_iov_pointer_efault)
 	EXPECT_EQ(EFAULT, errno);
 }
 
+/* All or nothing: results that cannot be written back fail the call before any pin. */
+TEST_F(kiobuf, readonly_request_efault_nothing_pinned)
+{
+	struct iovec iov = { self->buf, 3 * self->pagesz };
+	struct kiovec_add_user *req = mmap(NULL, self->pagesz, PROT_READ | PROT_WRITE,
+					   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long before = pins_outstanding();
+	struct kiovec_stat st;
+
+	ASSERT_NE(MAP_FAILED, req);
+	*req = (struct kiovec_add_user){ .iov = (uintptr_t)&iov, .iovcnt = 1 };
+	ASSERT_EQ(0, mprotect(req, self->pagesz, PROT_READ));
+	EXPECT_EQ(-1, ioctl(self->fd, KIOVEC_IOC_ADD_USER, req));
+	EXPECT_EQ(EFAULT, errno);
+	KIOVEC_STAT(self->fd, st);
+	EXPECT_EQ(0, st.bytes);
+	EXPECT_EQ(0, st.pinned_pages);
+	EXPECT_EQ(before, pins_outstanding());
+	munmap(req, self->pagesz);
+}
+
 TEST_F(kiobuf, unknown_flags_and_reserved_einval)
 {
 	struct iovec iov = { self->buf, 10 };

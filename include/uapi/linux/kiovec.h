@@ -85,13 +85,14 @@ struct kiovec_stat {
  * @pinned_pages:	out: pages pinned
  * @reserved:		in: zero
  *
- * The pages stay pinned (FOLL_LONGTERM) until the container is reset or closed, and count
- * against the caller's RLIMIT_MEMLOCK unless it has CAP_IPC_LOCK (as io_uring's registered
- * buffers do): ENOMEM past the limit. All or nothing: on any error nothing is added and
- * nothing stays pinned. An iovec of length 0 is skipped, whatever its base. EFAULT for a
- * range that is not mapped, or not accessible as asked (a write pin of read-only memory or
- * of a shared file mapping whose file system tracks dirty pages); EOVERFLOW when base + len
- * wraps; E2BIG past the container's limits.
+ * The pages stay pinned (FOLL_LONGTERM) until the container is reset or closed. As for
+ * io_uring's registered buffers, they are charged to the user that opened the container,
+ * against the calling task's RLIMIT_MEMLOCK, unless the opener had CAP_IPC_LOCK: ENOMEM
+ * past the limit. All or nothing: on any error nothing is added and nothing stays pinned (a
+ * struct the results cannot be written into is EFAULT up front). An iovec of length 0 is
+ * skipped, whatever its base. EFAULT for a range that is not mapped, or not accessible as
+ * asked (a write pin of read-only memory or of a shared file mapping whose file system
+ * tracks dirty pages); EOVERFLOW when base + len wraps; E2BIG past the container's limits.
  */
 struct kiovec_add_user {
 	__u64 iov;
