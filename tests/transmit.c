@@ -284,6 +284,45 @@ TEST_F(tx, peer_closed_epipe_and_sigpipe)
 	EXPECT_EQ(1, sigpipes);
 }
 
+struct closer {
+	int fd;
+};
+
+static void *close_soon(void *arg)
+{
+	struct closer *c = arg;
+
+	usleep(300000);
+	close(c->fd);
+	return NULL;
+}
+
+/*
+ * The peer goes away in the middle of a blocking transmit: the call returns what was sent
+ * before (or EPIPE/ECONNRESET if nothing was), and resuming from there fails cleanly.
+ */
+TEST_F_TIMEOUT(tx, peer_closes_mid_send, 60)
+{
+	struct closer c = { .fd = self->rx };
+	pthread_t th;
+	long n;
+
+	set_bufs(self->tx, self->rx, 16384);
+	ASSERT_EQ(0, pthread_create(&th, NULL, close_soon, &c));
+	/* Blocks once the buffers are full: the receiver never reads. */
+	n = transmit(self->dev, self->tx, 0, KIOVEC_TX_NOSIGNAL);
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	self->rx = -1;
+	if (n < 0) {
+		EXPECT_TRUE(errno == EPIPE || errno == ECONNRESET) TH_LOG("errno %d", errno);
+		n = 0;
+	}
+	EXPECT_GT((long)self->total, n);
+	TH_LOG("%ld of %zu bytes sent before the peer went away", n, self->total);
+	EXPECT_EQ(-1, transmit(self->dev, self->tx, n, KIOVEC_TX_NOSIGNAL));
+	EXPECT_TRUE(errno == EPIPE || errno == ECONNRESET) TH_LOG("errno %d", errno);
+}
+
 /*
  * A non-blocking socket with a full buffer takes part of the container, then EAGAIN;
  * resuming at the returned offsets completes it with nothing lost or doubled.
