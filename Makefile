@@ -30,7 +30,7 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(BUILD) LLVM=-$(LLVM_VERSION) RUSTC=$(RUSTC) BINDG
 TEST_SOURCES := $(wildcard tests/*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/bin/%,$(TEST_SOURCES))
 TEST_CFLAGS := -O2 -g -Wall -Wno-stringop-overread -D_GNU_SOURCE -pthread \
-	-I$(CURDIR)/include/uapi -I$(KSRC)/tools/testing/selftests
+	-I$(CURDIR)/include/uapi -I$(CURDIR)/tools/include -I$(KSRC)/tools/testing/selftests
 
 # rustfmt follows `mod` declarations, so the crate roots name every file (generated ones
 # come in through include! and are left alone).
@@ -60,17 +60,20 @@ tests: kernel $(TEST_BINS) $(BUILD)/tools/kiovec-demo $(BUILD)/tools/kiovec-benc
 
 $(BUILD)/tools/kiovec-httpd: tools/demo/kiovec-httpd.c include/uapi/linux/kiovec.h
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -g -Wall -pthread -I$(CURDIR)/include/uapi -o $@ $<
+	$(CC) -O2 -g -Wall -pthread -I$(CURDIR)/include/uapi -I$(CURDIR)/tools/include -o $@ $<
 
-$(BUILD)/tools/kiovec-bench: tools/bench/kiovec-bench.c include/uapi/linux/kiovec.h
+$(BUILD)/tools/kiovec-bench: tools/bench/kiovec-bench.c include/uapi/linux/kiovec.h \
+	tools/include/kiovec_loopback.h
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -g -Wall -pthread -I$(CURDIR)/include/uapi -o $@ $<
+	$(CC) -O2 -g -Wall -pthread -I$(CURDIR)/include/uapi -I$(CURDIR)/tools/include -o $@ $<
 
-$(BUILD)/tools/kiovec-demo: tools/demo/kiovec-demo.c include/uapi/linux/kiovec.h
+$(BUILD)/tools/kiovec-demo: tools/demo/kiovec-demo.c include/uapi/linux/kiovec.h \
+	tools/include/kiovec_loopback.h
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -g -Wall -I$(CURDIR)/include/uapi -o $@ $<
+	$(CC) -O2 -g -Wall -I$(CURDIR)/include/uapi -I$(CURDIR)/tools/include -o $@ $<
 
-$(BUILD)/tests/bin/%: tests/%.c include/uapi/linux/kiovec.h tests/kiovec_test.h
+$(BUILD)/tests/bin/%: tests/%.c include/uapi/linux/kiovec.h tests/kiovec_test.h \
+	tools/include/kiovec_loopback.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -lpthread
 

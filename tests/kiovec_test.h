@@ -24,6 +24,7 @@
 #include <linux/kiovec.h>
 
 #include "kselftest_harness.h"
+#include "kiovec_loopback.h"
 
 #define KIOVEC_DEV "/dev/kiovec"
 
@@ -72,24 +73,6 @@ static inline void kiovec_fill(unsigned char *buf, size_t len, unsigned int seed
 {
 	for (size_t i = 0; i < len; i++)
 		buf[i] = (unsigned char)(seed * 131 + i * 7 + (i >> 12));
-}
-
-/* A connected loopback TCP pair: *tx sends, *rx receives. 0, or -1 with errno set. */
-static inline int kiovec_tcp_pair(int *tx, int *rx)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof(a);
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (l < 0 || bind(l, (void *)&a, sizeof(a)) || listen(l, 1) ||
-	    getsockname(l, (void *)&a, &alen))
-		return -1;
-	*tx = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (*tx < 0 || connect(*tx, (void *)&a, sizeof(a)))
-		return -1;
-	*rx = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-	close(l);
-	return *rx < 0 ? -1 : 0;
 }
 
 /* Receives up to len bytes, stopping at EOF or after timeout_ms without data; the count. */

@@ -33,6 +33,8 @@
 
 #include <linux/kiovec.h>
 
+#include "kiovec_loopback.h"
+
 enum method { READ_WRITE, SENDFILE, KIOVEC, NR_METHODS };
 static const char *const names[] = { "read+write", "sendfile+cork", "kiovec" };
 
@@ -61,20 +63,8 @@ static double thread_cpu(void)
 
 static void tcp_pair(int *tx, int *rx)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof(a);
-	int l = socket(AF_INET, SOCK_STREAM, 0);
-
-	if (l < 0 || bind(l, (void *)&a, sizeof(a)) || listen(l, 1) ||
-	    getsockname(l, (void *)&a, &alen))
-		die("listen");
-	*tx = socket(AF_INET, SOCK_STREAM, 0);
-	if (*tx < 0 || connect(*tx, (void *)&a, sizeof(a)))
-		die("connect");
-	*rx = accept(l, NULL, NULL);
-	if (*rx < 0)
-		die("accept");
-	close(l);
+	if (kiovec_tcp_pair(tx, rx))
+		die("loopback TCP pair");
 }
 
 struct sink {

@@ -19,29 +19,18 @@
 
 #include <linux/kiovec.h>
 
+#include "kiovec_loopback.h"
+
 static void die(const char *what)
 {
 	fprintf(stderr, "kiovec-demo: %s: %s\n", what, strerror(errno));
 	exit(1);
 }
 
-/* A connected loopback TCP pair. */
 static void tcp_pair(int *tx, int *rx)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof(a);
-	int l = socket(AF_INET, SOCK_STREAM, 0);
-
-	if (l < 0 || bind(l, (void *)&a, sizeof(a)) || listen(l, 1) ||
-	    getsockname(l, (void *)&a, &alen))
-		die("listen on 127.0.0.1");
-	*tx = socket(AF_INET, SOCK_STREAM, 0);
-	if (*tx < 0 || connect(*tx, (void *)&a, sizeof(a)))
-		die("connect to 127.0.0.1");
-	*rx = accept(l, NULL, NULL);
-	if (*rx < 0)
-		die("accept");
-	close(l);
+	if (kiovec_tcp_pair(tx, rx))
+		die("loopback TCP pair");
 }
 
 static void show_stat(int fd, const char *when)
