@@ -113,6 +113,25 @@ impl Contents {
         None
     }
 
+    /// Appends one segment per (page index, offset, length) span, from `source(page index)`.
+    fn push_spans(
+        &mut self,
+        spans: impl Iterator<Item = (usize, usize, usize)>,
+        source: impl Fn(usize) -> Source,
+    ) -> Result {
+        for (page, offset, len) in spans {
+            self.segments.push(
+                Segment {
+                    source: source(page),
+                    offset: offset as u32,
+                    len: len as u32,
+                },
+                GFP_KERNEL_ACCOUNT,
+            )?;
+        }
+        Ok(())
+    }
+
     /// Fails with `E2BIG` unless `bytes` more bytes in `segments` more segments fit.
     fn check_room(&self, bytes: u64, segments: usize) -> Result {
         let bytes_ok = self
@@ -262,8 +281,7 @@ impl Container {
         let mut segments = 0usize;
         for r in ranges.iter().filter(|r| r.len > 0) {
             bytes = bytes.checked_add(r.len as u64).ok_or(E2BIG)?;
-            let in_first = PAGE_SIZE - r.base % PAGE_SIZE;
-            segments += 1 + r.len.saturating_sub(in_first).div_ceil(PAGE_SIZE);
+            segments += page_spans_count(r.base as u64, r.len);
         }
         c.check_room(bytes, segments)?;
 
@@ -287,16 +305,7 @@ impl Container {
         };
         for buf in bufs.into_iter() {
             let index = c.kiobufs.len();
-            for (page, offset, len) in buf.segments() {
-                c.segments.push(
-                    Segment {
-                        source: Source::User { buf: index, page },
-                        offset: offset as u32,
-                        len: len as u32,
-                    },
-                    GFP_KERNEL_ACCOUNT,
-                )?;
-            }
+            c.push_spans(buf.segments(), |page| Source::User { buf: index, page })?;
             c.pinned_pages += buf.nr_pages();
             c.kiobufs.push(buf, GFP_KERNEL_ACCOUNT)?;
         }
@@ -316,16 +325,7 @@ impl Container {
 
         // Nothing below can fail: the room is reserved.
         let index = c.files.len();
-        for (page, offset, len) in range.segments() {
-            c.segments.push(
-                Segment {
-                    source: Source::File { range: index, page },
-                    offset: offset as u32,
-                    len: len as u32,
-                },
-                GFP_KERNEL_ACCOUNT,
-            )?;
-        }
+        c.push_spans(range.segments(), |page| Source::File { range: index, page })?;
         c.files.push(range, GFP_KERNEL_ACCOUNT)?;
         let added = Added {
             offset: c.bytes,
