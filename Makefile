@@ -39,7 +39,7 @@ RUSTFMT_ROOTS := src/kiovec_main.rs
 MAKEFLAGS += --no-print-directory
 
 .PHONY: all modules tests check check-scanner demo bench kernel sync rustfmt rustfmtcheck clippy \
-	rust-analyzer clean
+	rust-analyzer clean tools-rust
 
 all: modules
 
@@ -82,7 +82,14 @@ check:
 	scripts/bootstrap
 	scripts/build-kernel debug
 	+$(MAKE) FLAVOUR=debug modules tests
+	+$(MAKE) FLAVOUR=debug TOOLS_RUST_FLAGS=--keep-going tools-rust
 	scripts/run-tests debug
+
+# The Rust workspace in tools/ (kiovec crate, kiovec-serve): build, host tests (their TAP goes
+# to $(BUILD)/host-results, counted by run-tests), and the guest tests as tests/bin/kiovec-rust.
+# make check passes --keep-going: a failure is counted in run-tests' summary instead of stopping.
+tools-rust:
+	scripts/tools-rust $(TOOLS_RUST_FLAGS) $(BUILD)
 
 # Proof that a kernel warning makes the run red: a module WARNs before the tests.
 check-scanner:

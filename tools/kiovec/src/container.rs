@@ -51,6 +51,8 @@ impl Features {
     pub const RW: Self = Self(KIOVEC_FEAT_RW);
     /// `KIOVEC_IOC_ADD_ZERO`.
     pub const ADD_ZERO: Self = Self(KIOVEC_FEAT_ADD_ZERO);
+    /// `KIOVEC_IOC_RO_FD`: [`Container::read_only_fd`].
+    pub const RO_FD: Self = Self(KIOVEC_FEAT_RO_FD);
 
     /// Whether every bit of `other` is set.
     pub const fn contains(self, other: Self) -> bool {
@@ -399,6 +401,22 @@ impl Container {
     /// The module's ABI version, limits and features, as read at open.
     pub fn info(&self) -> &Info {
         &self.info
+    }
+
+    /// A new read-only descriptor of this container (`KIOVEC_IOC_RO_FD`, close-on-exec):
+    /// it can transmit, copy out and stat, but `write`, the adds and reset on it are `EBADF`.
+    /// What a process hands to another (`SCM_RIGHTS`) that may send a cached response but
+    /// not change it; the receiver wraps it with [`Container::from_owned_fd`].
+    ///
+    /// | error | when |
+    /// |---|---|
+    /// | `EMFILE`, `ENFILE` | no descriptor left |
+    /// | [`Unsupported`](io::ErrorKind::Unsupported) | the module lacks [`Features::RO_FD`] |
+    pub fn read_only_fd(&self) -> io::Result<OwnedFd> {
+        if !self.has(Features::RO_FD) {
+            return Err(unsupported("KIOVEC_FEAT_RO_FD"));
+        }
+        raw::ro_fd(self.fd.as_fd())
     }
 
     /// Whether the running module has every feature in `f`.

@@ -4,7 +4,7 @@
 use core::ffi::c_void;
 use core::marker::PhantomData;
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
 
 use rustix::ioctl::{ioctl, Getter, Ioctl, IoctlOutput, NoArg, Opcode, Updater};
 
@@ -50,6 +50,39 @@ unsafe impl<const OPCODE: Opcode, T> Ioctl for Counted<'_, OPCODE, T> {
         // rustix turned negative returns into errors already.
         Ok(out as usize)
     }
+}
+
+/// An ioctl without argument (0) that returns a new file descriptor.
+///
+/// # Invariants
+///
+/// `OPCODE` takes no argument and, on success, returns a new descriptor the caller owns.
+struct NewFd<const OPCODE: Opcode>;
+
+// SAFETY: By the type invariants the opcode reads and writes no user memory.
+unsafe impl<const OPCODE: Opcode> Ioctl for NewFd<OPCODE> {
+    type Output = OwnedFd;
+    const IS_MUTATING: bool = false;
+
+    fn opcode(&self) -> Opcode {
+        OPCODE
+    }
+
+    fn as_ptr(&mut self) -> *mut c_void {
+        core::ptr::null_mut()
+    }
+
+    unsafe fn output_from_ptr(out: IoctlOutput, _: *mut c_void) -> rustix::io::Result<OwnedFd> {
+        // SAFETY: By the type invariants a successful call returned a new descriptor that
+        // nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(out) })
+    }
+}
+
+/// A read-only descriptor of the same container (KIOVEC_IOC_RO_FD).
+pub(crate) fn ro_fd(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    // SAFETY: KIOVEC_IOC_RO_FD takes 0 and returns a new descriptor (NewFd's invariant).
+    Ok(unsafe { ioctl(fd, NewFd::<KIOVEC_IOC_RO_FD>) }?)
 }
 
 pub(crate) fn info(fd: BorrowedFd<'_>) -> io::Result<kiovec_info> {

@@ -46,6 +46,9 @@ pub const KIOVEC_FEAT_RW: u64 = 1 << 10;
 /// `KIOVEC_FEAT_ADD_ZERO`: `KIOVEC_IOC_ADD_ZERO`.
 pub const KIOVEC_FEAT_ADD_ZERO: u64 = 1 << 11;
 
+/// `KIOVEC_FEAT_RO_FD`: `KIOVEC_IOC_RO_FD`.
+pub const KIOVEC_FEAT_RO_FD: u64 = 1 << 12;
+
 /// `KIOVEC_ADD_WRITE`: pin the memory writable (I/O may write into it).
 pub const KIOVEC_ADD_WRITE: u32 = 1 << 0;
 /// `KIOVEC_ADD_FLAGS`: every `KIOVEC_ADD_*` flag.
@@ -307,6 +310,8 @@ pub const KIOVEC_IOC_RW: Opcode = opcode::write::<kiovec_rw>(KIOVEC_IOC_MAGIC, 0
 /// `KIOVEC_IOC_ADD_ZERO`: `_IOWR(0xB9, 0x09, struct kiovec_add_zero)`.
 pub const KIOVEC_IOC_ADD_ZERO: Opcode =
     opcode::read_write::<kiovec_add_zero>(KIOVEC_IOC_MAGIC, 0x09);
+/// `KIOVEC_IOC_RO_FD`: `_IO(0xB9, 0x0a)`, returns a read-only descriptor of the container.
+pub const KIOVEC_IOC_RO_FD: Opcode = opcode::none(KIOVEC_IOC_MAGIC, 0x0a);
 
 // The layout, checked where it is declared. The values are the header's, worked out by hand
 // from its __u32/__u64 fields; tests/layout.rs checks them against the C compiler's view.
@@ -416,6 +421,7 @@ pub fn constants() -> Vec<(&'static str, u64)> {
         KIOVEC_FEAT_TX_RANGE,
         KIOVEC_FEAT_RW,
         KIOVEC_FEAT_ADD_ZERO,
+        KIOVEC_FEAT_RO_FD,
         KIOVEC_ADD_WRITE,
         KIOVEC_ADD_FLAGS,
         KIOVEC_TX_NOSIGNAL,
@@ -436,5 +442,6 @@ pub fn constants() -> Vec<(&'static str, u64)> {
         KIOVEC_IOC_TRANSMIT_BATCH,
         KIOVEC_IOC_RW,
         KIOVEC_IOC_ADD_ZERO,
+        KIOVEC_IOC_RO_FD,
     ]
 }

@@ -630,6 +630,31 @@ fn response_takes_the_kiovec_path() -> Outcome {
     Ok(())
 }
 
+fn read_only_fd_sends_but_cannot_change() -> Outcome {
+    let (mut c, want) = mixed(50_000, 22)?;
+    if !c.has(Features::RO_FD) {
+        unsupported(c.read_only_fd());
+        return Ok(());
+    }
+    let mut ro = Container::from_owned_fd(c.read_only_fd().unwrap()).unwrap();
+    assert_eq!(ro.len(), want.len() as u64);
+    assert_bytes_eq(&ro.copy_out_to_vec().unwrap(), &want);
+    assert_bytes_eq(
+        &roundtrip(|tx| {
+            ro.transmit_all(tx, ..).unwrap();
+        }),
+        &want,
+    );
+    assert_eq!(errno(ro.write(b"x")), EBADF);
+    assert_eq!(errno(ro.add_user(b"x".to_vec())), EBADF);
+    assert_eq!(errno(ro.add_file(memfd(b"x"), ..)), EBADF);
+    assert_eq!(errno(ro.reset()), EBADF);
+    // The writable container still changes it, and the read-only one sees that.
+    c.write_all(b"tail").unwrap();
+    assert_eq!(ro.stat().unwrap().bytes, want.len() as u64 + 4);
+    Ok(())
+}
+
 type Test = (&'static str, fn() -> Outcome);
 
 const TESTS: &[Test] = &[
@@ -651,6 +676,7 @@ const TESTS: &[Test] = &[
     ("shared_by_threads", shared_by_threads),
     ("async_transmit_under_a_slow_reader", async_transmit_under_a_slow_reader),
     ("response_takes_the_kiovec_path", response_takes_the_kiovec_path),
+    ("read_only_fd_sends_but_cannot_change", read_only_fd_sends_but_cannot_change),
 ];
 
 /// How long one test may take (the guest's debug kernel under TCG is slow).
