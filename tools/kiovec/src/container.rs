@@ -13,7 +13,7 @@ use rustix::net::{send, SendFlags};
 
 use crate::raw;
 use crate::sys::*;
-use crate::util::{bounds, einval, send_all_blocking, unsupported};
+use crate::util::{bounds, bounds_from, einval, send_all_blocking, unsupported};
 
 /// Where /dev/kiovec is.
 pub const DEVICE: &str = "/dev/kiovec";
@@ -630,7 +630,7 @@ impl Container {
         if !self.has(Features::TRANSMIT) {
             return Err(unsupported("KIOVEC_FEAT_TRANSMIT"));
         }
-        let (start, end) = bounds(range, self.len)?;
+        let (start, end) = bounds_from(range, self.len)?;
         let native_header = hlen > 0 && hlen <= KIOVEC_MAX_HEADER && self.has(Features::TX_HEADER);
         let body = end.min(self.len).saturating_sub(start);
         let mut flags = KIOVEC_TX_NOSIGNAL;

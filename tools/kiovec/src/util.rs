@@ -32,6 +32,21 @@ pub(crate) fn bounds(range: &impl RangeBounds<u64>, unbounded_end: u64) -> io::R
     Ok((start, end))
 }
 
+/// As [`bounds`], but an unbounded end is never before the start: `start..` past
+/// `unbounded_end` is the empty range at `start` (a transmit there sends nothing).
+pub(crate) fn bounds_from(
+    range: &impl RangeBounds<u64>,
+    unbounded_end: u64,
+) -> io::Result<(u64, u64)> {
+    match range.end_bound() {
+        Bound::Unbounded => {
+            let (start, _) = bounds(&(range.start_bound().cloned(), Bound::Unbounded), u64::MAX)?;
+            Ok((start, unbounded_end.max(start)))
+        }
+        _ => bounds(range, unbounded_end),
+    }
+}
+
 /// An `Unsupported` error naming what the running module lacks.
 pub(crate) fn unsupported(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::Unsupported, format!("the kiovec module lacks {what}"))
@@ -93,6 +108,16 @@ mod tests {
         assert_eq!(bounds(&(20..30), 10).unwrap(), (20, 30));
         let excl = (Bound::Excluded(4), Bound::Excluded(9));
         assert_eq!(bounds(&excl, 10).unwrap(), (5, 9));
+    }
+
+    #[test]
+    fn bounds_from_makes_tails_past_the_end_empty() {
+        assert_eq!(bounds_from(&(20..), 10).unwrap(), (20, 20));
+        assert_eq!(bounds_from(&(3..), 10).unwrap(), (3, 10));
+        assert_eq!(bounds_from(&(..), 10).unwrap(), (0, 10));
+        #[allow(clippy::reversed_empty_ranges)]
+        let e = bounds_from(&(7..3), 10).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc_errno::EINVAL));
     }
 
     #[test]
