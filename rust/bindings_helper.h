@@ -6,7 +6,10 @@
  * they mention (file_operations, device, ...) resolve to `kernel::bindings`, so one C type
  * is one Rust type across the module.
  */
+#include <linux/anon_inodes.h>
+#include <linux/compat.h>
 #include <linux/fs.h>
+#include <linux/kiovec.h>
 #include <linux/miscdevice.h>
 #include <linux/pagemap.h>
 #include <linux/shmem_fs.h>
@@ -15,3 +18,5 @@
 
 /* __force-cast macros bindgen cannot evaluate; the build renames RUST_CONST_HELPER_X to X. */
 const fmode_t RUST_CONST_HELPER_FMODE_READ = FMODE_READ;
+const fmode_t RUST_CONST_HELPER_FMODE_WRITE = FMODE_WRITE;
+const fmode_t RUST_CONST_HELPER_FMODE_PREAD = FMODE_PREAD;

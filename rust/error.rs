@@ -23,6 +23,7 @@ pub(crate) mod code {
     }
 
     declare_err!(enodata, ENODATA, "No data available.");
+    declare_err!(espipe, ESPIPE, "Illegal seek.");
     declare_err!(enotsock, ENOTSOCK, "Socket operation on non-socket.");
     declare_err!(
         eopnotsupp,

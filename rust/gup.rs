@@ -13,6 +13,7 @@
 //! whose `Drop` would free it.
 
 use crate::kernel_ext::{bindings, page::copy_page_to_user};
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
     alloc::{Flags, KVVec},
     ffi::c_int,
@@ -27,6 +28,10 @@ use kernel::{
 /// Each entry of `pages` is a page on which `self` owns one `FOLL_PIN` reference.
 pub(crate) struct PinnedPages {
     pages: KVVec<*mut bindings::page>,
+    /// Pinned with `FOLL_WRITE`: I/O may write into the pages.
+    writable: bool,
+    /// Set once I/O wrote into a page: the pages are dirtied when unpinned.
+    written: AtomicBool,
 }
 
 // SAFETY: The pins are plain references on pages that are not tied to the pinning thread;
@@ -54,6 +59,8 @@ impl PinnedPages {
         // INVARIANT: No pages yet.
         let mut this = Self {
             pages: KVVec::with_capacity(nr_pages, flags)?,
+            writable: write,
+            written: AtomicBool::new(false),
         };
         let mut gup_flags = bindings::FOLL_LONGTERM;
         if write {
@@ -95,6 +102,33 @@ impl PinnedPages {
         self.pages.len()
     }
 
+    /// Whether the pages were pinned for writing.
+    pub(crate) fn is_writable(&self) -> bool {
+        self.writable
+    }
+
+    /// Records that I/O wrote into the pages, so that they are dirtied when unpinned.
+    pub(crate) fn set_written(&self) {
+        self.written.store(true, Ordering::Relaxed);
+    }
+
+    /// How many pages the pinned folios hold, each folio counted once however many of its
+    /// pages are pinned (a transparent huge page counts whole, as io_uring charges it).
+    pub(crate) fn folio_pages(&self) -> usize {
+        let mut total = 0usize;
+        let mut last = core::ptr::null_mut();
+        for &page in self.pages.iter() {
+            // SAFETY: By the type invariant the page is pinned, so its folio stays.
+            let folio = unsafe { bindings::kiovec_helper_page_folio(page) };
+            if folio != last {
+                // SAFETY: As above.
+                total += unsafe { bindings::kiovec_helper_page_folio_nr_pages(page) } as usize;
+                last = folio;
+            }
+        }
+        total
+    }
+
     /// Page `i`, for the kernel code the pinned bytes are handed to.
     pub(crate) fn page(&self, i: usize) -> *mut bindings::page {
         self.pages[i]
@@ -119,11 +153,12 @@ impl Drop for PinnedPages {
         if self.pages.is_empty() {
             return;
         }
-        // Only pages that I/O wrote into need dirtying, and no operation writes into pinned
-        // pages yet (reads into a kiovec will mark what they wrote).
-        let dirty = false;
+        // Only pages that I/O wrote into need dirtying (the kernel's own DIO does the same).
+        let dirty = self.writable && self.written.load(Ordering::Relaxed);
         // SAFETY: By the type invariant we own one pin on each page. `Drop` runs in process
-        // context (the file's release or an ioctl), where the folio lock may be taken.
+        // context: every owner of pinned pages is dropped by a syscall, the file's release or
+        // a work item, never from an I/O completion (rw defers that), so the folio lock may
+        // be taken.
         unsafe {
             bindings::unpin_user_pages_dirty_lock(
                 self.pages.as_mut_ptr(),

@@ -9,3 +9,4 @@
 #include "helpers/mm.c"
 #include "helpers/net.c"
 #include "helpers/pagecache.c"
+#include "helpers/rw.c"

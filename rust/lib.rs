@@ -6,6 +6,8 @@
 //! that moving to a newer kernel changes imports, not design. All of the module's `unsafe`
 //! code lives here.
 
+#[path = "appendvec.rs"]
+pub(crate) mod appendvec;
 #[path = "bindings.rs"]
 pub(crate) mod bindings;
 #[path = "bvec.rs"]
@@ -26,5 +28,9 @@ pub(crate) mod net;
 pub(crate) mod page;
 #[path = "pagecache.rs"]
 pub(crate) mod pagecache;
+#[path = "rw.rs"]
+pub(crate) mod rw;
+#[path = "sched.rs"]
+pub(crate) mod sched;
 #[path = "uapi.rs"]
 pub(crate) mod uapi;

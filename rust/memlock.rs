@@ -56,8 +56,18 @@ impl MemlockAccount {
     /// Fails with `ENOMEM` when the user's locked memory would exceed the current task's
     /// `RLIMIT_MEMLOCK` (io_uring's errno for the same limit).
     pub(crate) fn charge(account: &Arc<Self>, pages: usize) -> Result<MemlockCharge> {
+        account.add(pages)?;
+        // INVARIANT: `pages` were just added to the account's counters.
+        Ok(MemlockCharge {
+            account: account.clone(),
+            pages,
+        })
+    }
+
+    /// Adds `pages` to the counters, or fails with `ENOMEM` and adds nothing.
+    fn add(&self, pages: usize) -> Result {
         let want = isize::try_from(pages).map_err(|_| ENOMEM)?;
-        if let Some(user) = account.user {
+        if let Some(user) = self.user {
             let user = user.as_ptr();
             // SAFETY: No preconditions.
             let limit =
@@ -82,15 +92,24 @@ impl MemlockAccount {
                 }
             }
         }
-        if let Some(mm) = account.mm {
+        if let Some(mm) = self.mm {
             // SAFETY: We own a reference on `mm` (type invariant).
             unsafe { bindings::kiovec_helper_mm_pinned_vm_add(mm.as_ptr(), want as i64) };
         }
-        // INVARIANT: `pages` were just added to the account's counters.
-        Ok(MemlockCharge {
-            account: account.clone(),
-            pages,
-        })
+        Ok(())
+    }
+
+    /// Takes `pages` off the counters; they were added by `add`.
+    fn sub(&self, pages: usize) {
+        if let Some(user) = self.user {
+            // SAFETY: We own a reference on the user (type invariant); these pages are in its
+            // `locked_vm` (the caller's contract).
+            unsafe { bindings::kiovec_helper_user_locked_vm_sub(user.as_ptr(), pages as _) };
+        }
+        if let Some(mm) = self.mm {
+            // SAFETY: We own a reference on the mm (type invariant); as above for `pinned_vm`.
+            unsafe { bindings::kiovec_helper_mm_pinned_vm_add(mm.as_ptr(), -(pages as i64)) };
+        }
     }
 }
 
@@ -118,17 +137,43 @@ pub(crate) struct MemlockCharge {
     pages: usize,
 }
 
+impl MemlockCharge {
+    /// Charges `pages` more to the same account, or fails with `ENOMEM` and charges nothing.
+    pub(crate) fn grow(&mut self, pages: usize) -> Result {
+        self.account.add(pages)?;
+        // INVARIANT: Just added.
+        self.pages += pages;
+        Ok(())
+    }
+
+    /// Gives back `pages` of this charge (at most what it holds).
+    pub(crate) fn shrink(&mut self, pages: usize) {
+        let pages = pages.min(self.pages);
+        self.account.sub(pages);
+        // INVARIANT: Just taken off.
+        self.pages -= pages;
+    }
+
+    /// Moves `pages` of this charge (at most what it holds) into a charge of their own.
+    pub(crate) fn split(&mut self, pages: usize) -> MemlockCharge {
+        let pages = pages.min(self.pages);
+        // INVARIANT: The pages move from one charge to the other; the counters are unchanged.
+        self.pages -= pages;
+        MemlockCharge {
+            account: self.account.clone(),
+            pages,
+        }
+    }
+
+    /// How many pages this charge holds.
+    pub(crate) fn pages(&self) -> usize {
+        self.pages
+    }
+}
+
 impl Drop for MemlockCharge {
     fn drop(&mut self) {
-        if let Some(user) = self.account.user {
-            // SAFETY: The account owns a reference on the user; by the type invariant these
-            // pages are in its `locked_vm`.
-            unsafe { bindings::kiovec_helper_user_locked_vm_sub(user.as_ptr(), self.pages as _) };
-        }
-        if let Some(mm) = self.account.mm {
-            // SAFETY: The account owns a reference on the mm; by the type invariant these pages
-            // are in its `pinned_vm`.
-            unsafe { bindings::kiovec_helper_mm_pinned_vm_add(mm.as_ptr(), -(self.pages as i64)) };
-        }
+        // By the type invariant these pages are in the account's counters.
+        self.account.sub(self.pages);
     }
 }

@@ -11,7 +11,12 @@
 //! freed code), and the trait has `write`.
 
 use crate::kernel_ext::{bindings, fs::File};
-use core::{marker::PhantomData, mem::MaybeUninit, ptr};
+use core::{
+    marker::PhantomData,
+    mem::MaybeUninit,
+    ptr,
+    sync::atomic::{AtomicPtr, Ordering},
+};
 use kernel::{
     build_error,
     error::{to_result, VTABLE_DEFAULT_ERROR},
@@ -76,7 +81,11 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
             // SAFETY: The misc device was just initialised, and it is pinned: it stays at this
             // address until `PinnedDrop` deregisters it. On failure nothing is registered and
             // there is nothing to undo.
-            to_result(unsafe { bindings::misc_register(misc) })
+            to_result(unsafe { bindings::misc_register(misc) })?;
+            // The file operations its files have, to recognise them later.
+            // SAFETY: Initialised above.
+            REGISTERED_FOPS.store(unsafe { (*misc).fops }.cast_mut(), Ordering::Release);
+            Ok(())
         };
         // SAFETY: On success the closure has initialised the only non-ZST field and registered
         // the device (the type invariant); on error it leaves nothing that needs dropping.
@@ -91,6 +100,56 @@ impl<T> PinnedDrop for MiscDeviceRegistration<T> {
         // module (the vtable's `owner`) alive, not this registration, and never look at it.
         unsafe { bindings::misc_deregister(self.inner.get()) };
     }
+}
+
+/// The file operations of the module's registered misc device (one per module), so that a
+/// file can be recognised as one of its files.
+static REGISTERED_FOPS: AtomicPtr<bindings::file_operations> = AtomicPtr::new(ptr::null_mut());
+
+/// The state of `file`, if it is a file of the module's misc device of type `T`, borrowed for
+/// as long as the file is.
+pub(crate) fn state<'a, T: MiscDevice>(
+    file: &'a File,
+) -> Option<<T::Ptr as ForeignOwnable>::Borrowed<'a>> {
+    let fops = REGISTERED_FOPS.load(Ordering::Acquire);
+    // SAFETY: `file` is valid; `f_op` is set at open and does not change.
+    if fops.is_null() || unsafe { (*file.as_ptr()).f_op } != fops.cast_const() {
+        return None;
+    }
+    // SAFETY: A file with the device's operations has private data from
+    // `T::Ptr::into_foreign` (`fops_open` or `new_file_fd`), which `fops_release` takes back
+    // only when the file goes; the borrow of `file` keeps it open meanwhile. The module has
+    // one device type, `T`.
+    Some(unsafe { <T::Ptr as ForeignOwnable>::borrow((*file.as_ptr()).private_data) })
+}
+
+/// Makes a new file with the device's file operations around `ptr` (a second view of the
+/// state one `open` made, without another `open`), installed as a new descriptor of the
+/// current task with `flags` (`O_RDONLY`, `O_CLOEXEC`, ...); returns the descriptor.
+pub(crate) fn new_file_fd<T: MiscDevice>(ptr: T::Ptr, name: &CStr, flags: u32) -> Result<u32> {
+    let fops = REGISTERED_FOPS.load(Ordering::Acquire);
+    if fops.is_null() {
+        return Err(ENODEV);
+    }
+    let foreign = ptr.into_foreign();
+    // SAFETY: `name` is a valid C string; the vtable is the registered device's, `T`'s (one
+    // device type per module), whose functions expect `private_data` to come from
+    // `T::Ptr::into_foreign`, which `foreign` does, and which `fops_release` gives back once
+    // the file goes.
+    let fd = unsafe {
+        bindings::anon_inode_getfd(
+            name.as_char_ptr(),
+            fops,
+            foreign.cast_mut(),
+            flags as c_int,
+        )
+    };
+    if fd < 0 {
+        // SAFETY: No file was made, so nothing else owns `foreign`: it is ours to take back.
+        drop(unsafe { <T::Ptr as ForeignOwnable>::from_foreign(foreign) });
+        return Err(Error::from_errno(fd));
+    }
+    Ok(fd as u32)
 }
 
 /// The state of one open file of a misc device, and what it does on each file operation.
@@ -147,6 +206,9 @@ const fn create_vtable<T: MiscDevice>() -> &'static bindings::file_operations {
             open: Some(fops_open::<T>),
             release: Some(fops_release::<T>),
             unlocked_ioctl: maybe_fn(T::HAS_IOCTL, fops_ioctl::<T>),
+            // 32-bit callers: every ioctl struct has the same layout for them (u64-aligned
+            // u64s, sizes a multiple of 8), so the argument pointer is all to convert.
+            compat_ioctl: maybe_fn(T::HAS_IOCTL, bindings::compat_ptr_ioctl),
             write: maybe_fn(T::HAS_WRITE, fops_write::<T>),
             // SAFETY: All zeros is a valid value for `bindings::file_operations`.
             ..unsafe { MaybeUninit::zeroed().assume_init() }

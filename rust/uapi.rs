@@ -60,7 +60,29 @@ assert_no_padding!(kiovec_stat {
     segments,
     owned_pages,
     pinned_pages,
+    file_pages,
+    charged_pages,
+    copied_pages,
     reserved0,
+    reserved
+});
+assert_no_padding!(kiovec_iovec { base, len });
+assert_no_padding!(kiovec_range { start, len });
+assert_no_padding!(kiovec_rw {
+    fd,
+    dir,
+    pos,
+    offset,
+    len,
+    flags,
+    reserved0,
+    reserved
+});
+assert_no_padding!(kiovec_add_zero {
+    len,
+    flags,
+    segments,
+    at,
     reserved
 });
 
@@ -87,7 +109,8 @@ assert_no_padding!(kiovec_transmit {
     fd,
     flags,
     offset,
-    reserved
+    hdr,
+    range
 });
 
 assert_no_padding!(kiovec_add_file {
@@ -97,7 +120,7 @@ assert_no_padding!(kiovec_add_file {
     len,
     at,
     segments,
-    reserved0,
+    copied,
     reserved
 });
 
@@ -111,7 +134,8 @@ assert_no_padding!(kiovec_transmit_batch {
     targets,
     count,
     flags,
-    reserved
+    hdr,
+    range
 });
 
 // SAFETY: `kiovec_info` is made of integers only (checked by bindgen's output and the
@@ -139,3 +163,13 @@ unsafe impl AsBytes for kiovec_add_file {}
 unsafe impl FromBytes for kiovec_target {}
 // SAFETY: `kiovec_transmit_batch` is made of integers only, without padding (asserted above).
 unsafe impl FromBytes for kiovec_transmit_batch {}
+// SAFETY: `kiovec_iovec` is made of integers only, without padding (asserted above).
+unsafe impl FromBytes for kiovec_iovec {}
+// SAFETY: `kiovec_range` is made of integers only, without padding (asserted above).
+unsafe impl FromBytes for kiovec_range {}
+// SAFETY: `kiovec_rw` is made of integers only, without padding (asserted above).
+unsafe impl FromBytes for kiovec_rw {}
+// SAFETY: `kiovec_add_zero` is made of integers only, without padding (asserted above).
+unsafe impl FromBytes for kiovec_add_zero {}
+// SAFETY: As above.
+unsafe impl AsBytes for kiovec_add_zero {}

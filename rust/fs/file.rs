@@ -80,6 +80,41 @@ impl File {
         mode & bindings::FMODE_READ != 0
     }
 
+    /// Whether the file was opened for writing (`FMODE_WRITE`).
+    pub(crate) fn is_writable(&self) -> bool {
+        // SAFETY: The file is valid; `f_mode` is set at open and does not change after.
+        let mode = unsafe { (*self.as_ptr()).f_mode };
+        mode & bindings::FMODE_WRITE != 0
+    }
+
+    /// Whether the file may be read at an offset (`FMODE_PREAD`), as `pread(2)` and
+    /// `sendfile` with an offset need.
+    pub(crate) fn can_pread(&self) -> bool {
+        // SAFETY: As in `is_writable`.
+        let mode = unsafe { (*self.as_ptr()).f_mode };
+        mode & bindings::FMODE_PREAD != 0
+    }
+
+    /// Checks a read of `len` bytes at `pos` the way `sendfile` does before it reads
+    /// (`rw_verify_area`): offsets, the LSM's `file_permission` hook and fanotify permission
+    /// events, which may refuse it (`EPERM`, `EACCES`) or wait for a listener. Sleeps.
+    pub(crate) fn verify_read(&self, pos: u64, len: usize) -> Result {
+        let pos = i64::try_from(pos).map_err(|_| EINVAL)?;
+        // SAFETY: The file is valid; `rw_verify_area` takes no reference and may sleep, which
+        // the caller allows (process context).
+        let ret = unsafe { bindings::kiovec_helper_verify_read(self.as_ptr(), pos, len) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(())
+    }
+
+    /// Leaves what a `read(2)` leaves: an access event for inotify/fanotify and the atime.
+    pub(crate) fn accessed(&self) {
+        // SAFETY: The file is valid; process context (the caller's syscall).
+        unsafe { bindings::kiovec_helper_file_accessed(self.as_ptr()) };
+    }
+
     /// Whether the file is a regular file.
     pub(crate) fn is_regular(&self) -> bool {
         // SAFETY: The file is valid, and so is its inode while the file is; `i_mode`'s type

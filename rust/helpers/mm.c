@@ -5,6 +5,7 @@
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
+#include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/user.h>
 #include <linux/uaccess.h>
@@ -68,4 +69,15 @@ unsigned long kiovec_helper_copy_page_to_user(void __user *to, struct page *page
 
 	kunmap_local(from);
 	return left;
+}
+
+unsigned long kiovec_helper_clear_user(void __user *to, size_t len)
+{
+	return clear_user(to, len);
+}
+
+bool kiovec_helper_sleep_tick_interruptible(void)
+{
+	schedule_timeout_interruptible(1);
+	return signal_pending(current);
 }
