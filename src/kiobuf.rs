@@ -19,7 +19,7 @@ use kernel::{page::PAGE_SIZE, prelude::*, sync::Arc};
 pub(crate) struct Kiobuf {
     // Field order is drop order: the pins go before the charge for them.
     pages: PinnedPages,
-    _charge: MemlockCharge,
+    charge: MemlockCharge,
     /// Where the range starts in its first page.
     offset: usize,
     /// The range's length in bytes (at least 1).
@@ -41,11 +41,17 @@ impl Kiobuf {
         let end = addr.checked_add(len).ok_or_else(code::eoverflow)?;
         let first = addr & !(PAGE_SIZE - 1);
         let nr_pages = (end - first).div_ceil(PAGE_SIZE);
-        let charge = MemlockAccount::charge(account, nr_pages)?;
+        let mut charge = MemlockAccount::charge(account, nr_pages)?;
         let pages = PinnedPages::pin_current(first, nr_pages, write, GFP_KERNEL_ACCOUNT)?;
+        // A pinned huge page keeps all of its folio: charge the folio whole, once, as io_uring
+        // does; known only now that the pages are pinned. On failure the pins are dropped.
+        let folio_pages = pages.folio_pages();
+        if folio_pages > charge.pages() {
+            charge.grow(folio_pages - charge.pages())?;
+        }
         Ok(Self {
             pages,
-            _charge: charge,
+            charge,
             offset: addr - first,
             len,
         })
@@ -54,6 +60,11 @@ impl Kiobuf {
     /// How many pages are pinned.
     pub(crate) fn nr_pages(&self) -> usize {
         self.pages.len()
+    }
+
+    /// How many pages are charged for it (whole folios).
+    pub(crate) fn charged(&self) -> usize {
+        self.charge.pages()
     }
 
     /// The pinned pages behind this kiobuf.

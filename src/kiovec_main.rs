@@ -14,10 +14,15 @@ use kernel::{c_str, prelude::*};
 mod kernel_ext;
 
 mod container;
+mod export;
 mod filerange;
 mod ioctl;
+mod iorange;
 mod kiobuf;
+mod kiovec;
 mod limits;
+mod rw;
+mod send;
 
 use container::Container;
 use kernel_ext::miscdevice::{MiscDeviceOptions, MiscDeviceRegistration};

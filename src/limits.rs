@@ -14,3 +14,9 @@ pub(crate) const MAX_SEGMENTS: u32 = 1 << 19;
 
 /// iovecs one call may pass, as for `readv(2)`/`writev(2)`.
 pub(crate) const MAX_IOVECS: u32 = kernel::bindings::UIO_MAXIOV;
+
+/// The most one read or write moves, as the VFS clamps it (`MAX_RW_COUNT`).
+pub(crate) const MAX_RW_COUNT: usize = (i32::MAX as usize) & !(kernel::page::PAGE_SIZE - 1);
+
+/// The longest header `KIOVEC_TX_HEADER` takes.
+pub(crate) const MAX_HEADER: usize = crate::kernel_ext::uapi::KIOVEC_MAX_HEADER as usize;
