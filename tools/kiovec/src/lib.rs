@@ -91,3 +91,8 @@ pub use response::{Mode, Path, Response};
 pub use sys::{KIOVEC_ABI_VERSION, KIOVEC_ADD_WRITE, KIOVEC_MAX_HEADER};
 
 pub(crate) use util::einval;
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
