@@ -62,10 +62,25 @@ impl<T> Storage<T> {
 impl<T> Drop for Storage<T> {
     fn drop(&mut self) {
         let len = *self.len.get_mut();
-        // SAFETY: By the type invariant these are the raw parts of a `KVVec` whose first `len`
-        // entries are initialised; `&mut self` means nobody else reads them any more.
-        drop(unsafe { KVVec::from_raw_parts(self.ptr, len, self.cap) });
+        for i in 0..len {
+            // SAFETY: Entry `i < len` is initialised (type invariant) and, `&mut self` meaning
+            // nobody else reads it any more, dropped exactly once here.
+            unsafe { core::ptr::drop_in_place(self.ptr.add(i)) };
+            // Hundreds of thousands of entries (each may unpin pages): let others run.
+            if i % 1024 == 1023 {
+                cond_resched();
+            }
+        }
+        // SAFETY: By the type invariant these are the raw parts of a `KVVec` of capacity
+        // `cap`; its entries were dropped above, so it is freed as an empty one.
+        drop(unsafe { KVVec::from_raw_parts(self.ptr, 0, self.cap) });
     }
+}
+
+/// Lets the scheduler run others (`cond_resched`): a long loop in process context.
+fn cond_resched() {
+    // SAFETY: No preconditions; every caller runs in process context with no spinlock held.
+    unsafe { crate::kernel_ext::bindings::kiovec_helper_cond_resched() };
 }
 
 /// The writer's side: appends entries.
@@ -112,6 +127,9 @@ impl<T: Clone + Send + Sync> AppendVec<T> {
                 unsafe { new.ptr.add(i).write((*old.ptr.add(i)).clone()) };
                 // Publish one at a time, so that a panic in `clone` leaks nothing.
                 new.len.store(i + 1, Ordering::Relaxed);
+                if i % 4096 == 4095 {
+                    cond_resched();
+                }
             }
         }
         self.storage = Some(Arc::new(new, flags)?);

@@ -65,6 +65,11 @@ impl CacheableFile {
         }
     }
 
+    /// Whether it is a tmpfs/shmem file (whose holes read as zeros and cost nothing).
+    pub(crate) fn is_shmem(&self) -> bool {
+        self.shmem
+    }
+
     /// The file.
     pub(crate) fn file(&self) -> &File {
         &self.file

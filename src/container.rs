@@ -219,17 +219,25 @@ impl Container {
         if data.is_empty() {
             return Ok(0);
         }
-        let room = limits::MAX_BYTES - self.contents.lock().bytes;
+        // How much fits, and how much the last page can still take: the first chunk is cut
+        // to that, so that the common case packs it whole into that page.
+        let (room, tail_room) = {
+            let c = self.contents.lock();
+            let tail_room = c.tail.as_ref().map_or(0, |t| PAGE_SIZE - t.filled());
+            (limits::MAX_BYTES - c.bytes, tail_room)
+        };
         let want = data.len().min(usize::try_from(room).unwrap_or(usize::MAX));
         if want == 0 {
             return Err(E2BIG);
         }
-        let nr = want.div_ceil(PAGE_SIZE);
+        let first = if tail_room > 0 { tail_room.min(want) } else { PAGE_SIZE };
+        let nr = 1 + (want - first.min(want)).div_ceil(PAGE_SIZE);
         let mut charge = MemlockAccount::charge(&self.account, nr)?;
         let mut bufs = KVVec::with_capacity(nr, GFP_KERNEL_ACCOUNT)?;
         let mut got = 0usize;
         while got < want {
-            let n = (want - got).min(PAGE_SIZE);
+            let chunk = if got == 0 { first } else { PAGE_SIZE };
+            let n = (want - got).min(chunk);
             let filled = PageBuf::new(GFP_KERNEL_ACCOUNT).and_then(|mut b| {
                 b.fill_from_user(data, n)?;
                 Ok(b)

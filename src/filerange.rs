@@ -144,12 +144,18 @@ impl FileRange {
         let first_index = usize::try_from(pos / PAGE_SIZE as u64).map_err(|_| EINVAL)?;
         let offset = (pos % PAGE_SIZE as u64) as usize;
         let nr = (offset + len).div_ceil(PAGE_SIZE);
-        // The bound first: nothing is read or allocated past the opener's limit.
-        let mut charge = MemlockAccount::charge(account, nr)?;
+        // The bound first: nothing is read or allocated past the opener's limit. A tmpfs file
+        // may be mostly holes, which cost nothing: its pages are charged one by one, each
+        // before it is looked up; any other file's reads allocate page cache, so all of the
+        // range is charged up front.
+        let mut charge = MemlockAccount::charge(account, if file.is_shmem() { 0 } else { nr })?;
         let mut pages = KVVec::with_capacity(nr, GFP_KERNEL_ACCOUNT)?;
         let (mut charged, mut referenced, mut copied) = (0usize, 0usize, 0usize);
         let mut last_folio = 0usize;
         for i in 0..nr {
+            if charge.pages() < charged + 1 {
+                charge.grow(charged + 1 - charge.pages())?;
+            }
             // On error everything taken so far is dropped with `pages` and `charge`.
             let page = match file.read(first_index + i)? {
                 None => CachePage::Hole,

@@ -18,6 +18,7 @@ use crate::{
         fs::File,
         miscdevice::{self, MiscDevice},
         net::{self, Socket},
+        pagecache,
         uapi,
     },
     kiovec::Kiovec,
@@ -137,6 +138,8 @@ fn add_file(container: &Container, arg: usize) -> Result<isize> {
     if !file.is_regular() {
         return Err(EINVAL);
     }
+    // memfd_secret, guest_memfd, files the kernel cannot read: EINVAL before anything else.
+    pagecache::backing(&file)?;
     req.offset
         .checked_add(req.len)
         .ok_or_else(code::eoverflow)?;

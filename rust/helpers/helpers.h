@@ -35,6 +35,7 @@ unsigned long kiovec_helper_copy_page_to_user(void __user *to, struct page *page
 					      size_t offset, size_t len);
 unsigned long kiovec_helper_clear_user(void __user *to, size_t len);
 bool kiovec_helper_sleep_tick_interruptible(void);
+void kiovec_helper_cond_resched(void);
 
 /* pagecache.c */
 loff_t kiovec_helper_i_size_read(const struct inode *inode);

@@ -81,3 +81,8 @@ bool kiovec_helper_sleep_tick_interruptible(void)
 	schedule_timeout_interruptible(1);
 	return signal_pending(current);
 }
+
+void kiovec_helper_cond_resched(void)
+{
+	cond_resched();
+}
