@@ -55,7 +55,7 @@ modules: kernel sync
 	+$(KMAKE) modules
 	@echo "built $(BUILD)/kiovec.ko against $(KDIR)"
 
-tests: kernel $(TEST_BINS) $(BUILD)/tools/kiovec-demo $(BUILD)/tools/kiovec-bench \
+tests: kernel $(TEST_BINS) $(BUILD)/tests/bin/compat32 $(BUILD)/tests/probe/locked_vm $(BUILD)/tools/kiovec-demo $(BUILD)/tools/kiovec-bench \
 	$(BUILD)/tools/kiovec-httpd
 
 $(BUILD)/tools/kiovec-httpd: tools/demo/kiovec-httpd.c include/uapi/linux/kiovec.h
@@ -71,6 +71,20 @@ $(BUILD)/tools/kiovec-demo: tools/demo/kiovec-demo.c include/uapi/linux/kiovec.h
 	tools/include/kiovec_loopback.h
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -Wall -I$(CURDIR)/include/uapi -I$(CURDIR)/tools/include -o $@ $<
+
+# Whole-run checks the guest script runs after the tests (not tests themselves).
+$(BUILD)/tests/probe/%: tests/probe/%.c include/uapi/linux/kiovec.h tests/kiovec_test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< -lpthread
+
+# The ABI from a 32-bit program. Without a -m32 toolchain the "test" is a script that
+# reports a SKIP with the reason, so the run says so instead of passing it over.
+$(BUILD)/tests/bin/compat32: tests/compat32/compat.c include/uapi/linux/kiovec.h tests/kiovec_test.h
+	@mkdir -p $(dir $@)
+	@if $(CC) -m32 -static $(TEST_CFLAGS) -o $@ $< -lpthread 2>$@.log; then :; else \
+		printf '#!/bin/sh\necho "TAP version 13"\necho "1..1"\necho "ok 1 compat32 # SKIP no -m32 toolchain (gcc-multilib): %s"\necho "# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:1 error:0"\n' \
+			"$$(head -n 1 $@.log | tr -d '"')" >$@; chmod +x $@; \
+		echo "compat32: no -m32 toolchain, the test will SKIP (see $@.log)"; fi
 
 $(BUILD)/tests/bin/%: tests/%.c include/uapi/linux/kiovec.h tests/kiovec_test.h \
 	tools/include/kiovec_loopback.h

@@ -106,8 +106,11 @@ TEST_F(dev, new_container_is_empty)
 	EXPECT_EQ(0, st.segments);
 	EXPECT_EQ(0, st.owned_pages);
 	EXPECT_EQ(0, st.pinned_pages);
+	EXPECT_EQ(0, st.file_pages);
+	EXPECT_EQ(0, st.charged_pages);
+	EXPECT_EQ(0, st.copied_pages);
 	EXPECT_EQ(0, st.reserved0);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 2; i++)
 		EXPECT_EQ(0, st.reserved[i]);
 }
 

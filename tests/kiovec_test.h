@@ -9,15 +9,21 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -146,6 +152,85 @@ static inline int kiovec_mount_ext4(char dir[64])
 	return -1;
 }
 
+/*
+ * nr_foll_pin_acquired - nr_foll_pin_released, system-wide, or LONG_MIN if /proc/vmstat has
+ * no such counters. The counters are batched per CPU: as root, vm.stat_refresh folds the
+ * batches in first; otherwise the difference is only approximate.
+ */
+static inline long kiovec_pins_outstanding(void)
+{
+	char name[64];
+	long v, acq = -1, rel = -1;
+	int rfd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
+	FILE *f;
+
+	if (rfd >= 0) {
+		if (write(rfd, "1", 1) != 1)
+			acq = -2;
+		close(rfd);
+	}
+	f = fopen("/proc/vmstat", "re");
+	if (!f)
+		return LONG_MIN;
+	while (fscanf(f, "%63s %ld", name, &v) == 2) {
+		if (!strcmp(name, "nr_foll_pin_acquired"))
+			acq = v;
+		else if (!strcmp(name, "nr_foll_pin_released"))
+			rel = v;
+	}
+	fclose(f);
+	return acq < 0 || rel < 0 ? LONG_MIN : acq - rel;
+}
+
+/*
+ * Becomes user and group uid, without supplementary groups, with RLIMIT_MEMLOCK = memlock
+ * bytes (RLIM_INFINITY for none); false if that is not possible. The process stays
+ * dumpable, so that its /proc/self files (fail-nth, ...) remain its own.
+ */
+static inline bool kiovec_become_user(uid_t uid, rlim_t memlock)
+{
+	struct rlimit rl = { memlock, memlock };
+
+	if (setrlimit(RLIMIT_MEMLOCK, &rl))
+		return false;
+	if (uid != 0 && (setgroups(0, NULL) || setgid(uid) || setuid(uid)))
+		return false;
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	return geteuid() == uid;
+}
+
+/*
+ * Proof that the calling user's locked_vm is at zero: a fresh container pins exactly
+ * limit_pages pages (RLIMIT_MEMLOCK) and not one page more. 0 if so; otherwise a step
+ * number: 1 setup, 2 the limit itself was refused (something is still charged), 3 one
+ * page past the limit was not ENOMEM (nothing is charged at all).
+ */
+static inline int kiovec_memlock_is_free(size_t limit_pages)
+{
+	size_t pg = sysconf(_SC_PAGESIZE), len = (limit_pages + 1) * pg;
+	unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct kiovec_iovec iov[2] = {
+		{ (uintptr_t)p, limit_pages * pg }, { (uintptr_t)p + limit_pages * pg, 1 },
+	};
+	struct kiovec_add_user req = { .iov = (uintptr_t)iov, .iovcnt = 1 };
+	int fd = kiovec_open(), ret = 0;
+
+	if (p == MAP_FAILED || fd < 0)
+		return 1;
+	/* Small pages only: a transparent huge page would be charged whole. */
+	madvise(p, len, MADV_NOHUGEPAGE);
+	memset(p, 1, len);
+	if (ioctl(fd, KIOVEC_IOC_ADD_USER, &req))
+		ret = 2;
+	req = (struct kiovec_add_user){ .iov = (uintptr_t)&iov[1], .iovcnt = 1 };
+	if (!ret && (ioctl(fd, KIOVEC_IOC_ADD_USER, &req) != -1 || errno != ENOMEM))
+		ret = 3;
+	close(fd);
+	munmap(p, len);
+	return ret;
+}
+
 /* Unmounts what kiovec_mount_ext4 made and removes it; 0 on success. */
 static inline int kiovec_umount_ext4(const char *dir)
 {
@@ -153,6 +238,16 @@ static inline int kiovec_umount_ext4(const char *dir)
 
 	snprintf(cmd, sizeof(cmd), "umount %s && rmdir %s && rm -f %s.img", dir, dir, dir);
 	return system(cmd);
+}
+
+/* 1 if path is on an overlay file system, 0 if not, -1 if statfs fails. */
+static inline int statfs_is_overlay(const char *path)
+{
+	struct statfs sf;
+
+	if (statfs(path, &sf))
+		return -1;
+	return sf.f_type == 0x794c7630 /* OVERLAYFS_SUPER_MAGIC */;
 }
 
 #endif /* KIOVEC_TEST_H */

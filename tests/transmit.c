@@ -246,8 +246,13 @@ TEST_F(tx, unknown_flags_and_reserved_einval)
 	req.flags = 1u << 30;
 	EXPECT_EQ(-1, ioctl(self->dev, KIOVEC_IOC_TRANSMIT, &req));
 	EXPECT_EQ(EINVAL, errno);
+	/* A header or range pointer without its flag. */
 	req.flags = 0;
-	req.reserved[0] = 1;
+	req.hdr = 1;
+	EXPECT_EQ(-1, ioctl(self->dev, KIOVEC_IOC_TRANSMIT, &req));
+	EXPECT_EQ(EINVAL, errno);
+	req.hdr = 0;
+	req.range = 1;
 	EXPECT_EQ(-1, ioctl(self->dev, KIOVEC_IOC_TRANSMIT, &req));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-1, ioctl(self->dev, KIOVEC_IOC_TRANSMIT, NULL));
