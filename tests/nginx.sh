@@ -147,11 +147,11 @@ start_nginx() { # start_nginx MEMLOCK_KB: the master's RLIMIT_MEMLOCK, inherited
 		exec "$NGINX" -p "$P" -c "$P/nginx.conf" -e "$P/error.log"
 	) || return 1
 	for _ in $(seq 100); do
-		[ -s "$P/nginx.pid" ] && curl -s -o /dev/null "$base/kiovec_status" && break
+		[ -s "$P/nginx.pid" ] && curl -s -m 5 -o /dev/null "$base/kiovec_status" && break
 		sleep 0.1
 	done
 	master=$(cat "$P/nginx.pid" 2>/dev/null)
-	[ -n "$master" ] && curl -s -o /dev/null "$base/kiovec_status"
+	[ -n "$master" ] && curl -s -m 20 -o /dev/null "$base/kiovec_status"
 }
 
 # The worker's counters (one worker: every request lands on it).
@@ -159,14 +159,15 @@ declare -A S
 stats() { # stats: fills S from kiovec_status
 	local k v
 	S=()
-	while read -r k v; do S[$k]=$v; done < <(curl -s "$base/kiovec_status")
+	while read -r k v; do S[$k]=$v; done < <(curl -s -m 20 "$base/kiovec_status")
 }
 declare -A B
 mark() { stats; B=(); for k in "${!S[@]}"; do B[$k]=${S[$k]}; done; }
 delta() { echo $(( ${S[$1]:-0} - ${B[$1]:-0} )); }
 
 # fetch URL OUT [curl args]: the HTTP status, body into OUT.
-fetch() { local u=$1 o=$2; shift 2; curl -s -o "$o" -w '%{http_code}' "$@" "$u"; }
+# Every transfer is bounded: a stuck response is a failed check, not a stuck suite.
+fetch() { local u=$1 o=$2; shift 2; curl -s -m 60 -o "$o" -w '%{http_code}' "$@" "$u"; }
 same() { cmp -s "$1" "$2"; }
 got() { [ "$1" = "$2" ] && cmp -s "$3" "$4"; }   # got CODE WANT-CODE FILE WANT-FILE
 
@@ -192,7 +193,7 @@ if [ "${S[available]:-}" = 1 ]; then
 	kv=1
 	ok "kiovec is available in the worker (features ${S[features]})"
 else
-	reason=$(curl -s "$base/kiovec_status" | sed -n 's/^reason //p')
+	reason=$(curl -s -m 20 "$base/kiovec_status" | sed -n 's/^reason //p')
 	skip "kiovec is available in the worker" "${reason:-no kiovec_status}: only nginx's own path is tested"
 fi
 kvcheck() { # kvcheck NAME DETAIL COMMAND...: a check of the kiovec path, skipped without it
@@ -245,7 +246,7 @@ check "a location without kiovec: byte for byte, and kiovec's counters do not mo
 
 # --- HEAD: no body, and nothing stray on the connection: a GET follows on the same one.
 mark
-hdrs=$(curl -s -I "$base/k/f65536" -o /dev/null -D - --next -s -o "$P/got" -w '%{num_connects}' \
+hdrs=$(curl -s -m 60 -I "$base/k/f65536" -o /dev/null -D - --next -s -o "$P/got" -w '%{num_connects}' \
 	"$base/k/f4097")
 stats
 cl=$(grep -i '^content-length:' <<<"$hdrs" | tr -dc 0-9)
@@ -279,7 +280,7 @@ kvcheck "Range: served from the cached whole-file containers (KIOVEC_TX_RANGE, b
 	"responses +$(delta responses) builds +$(delta builds)" \
 	test "$(delta responses)" = $nr -a "$(delta builds)" = 0
 code=$(fetch "$base/k/text" "$P/got" -H "Range: bytes=0-9,100-119")
-ct=$(curl -s -o /dev/null -w '%{content_type}' -H "Range: bytes=0-9,100-119" "$base/k/text")
+ct=$(curl -s -m 60 -o /dev/null -w '%{content_type}' -H "Range: bytes=0-9,100-119" "$base/k/text")
 multipart_ok() {
 	[ "$code" = 206 ] && [[ $ct == multipart/byteranges* ]] &&
 		grep -qF "$(head -c 10 "$P/www/text")" "$P/got" &&
@@ -296,7 +297,7 @@ for i in $(seq 30); do
 done
 args=()
 for i in "${!urls[@]}"; do args+=(-o "$P/ka$i" "${urls[$i]}"); done
-connects=$(curl -s -w '%{num_connects}\n' "${args[@]}" | awk '{ n += $1 } END { print n }')
+connects=$(curl -s -m 120 -w '%{num_connects}\n' "${args[@]}" | awk '{ n += $1 } END { print n }')
 bad=
 for i in "${!urls[@]}"; do same "$P/ka$i" "${wants[$i]}" || bad="$bad $i"; done
 stats
@@ -347,7 +348,7 @@ mark
 vanish() {
 	exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
 	printf 'GET /k/big HTTP/1.1\r\nHost: localhost\r\n\r\n' >&3
-	head -c 65536 <&3 >"$P/vanish"
+	timeout 30 head -c 65536 <&3 >"$P/vanish"
 	exec 3<&-
 }
 vanish
@@ -433,7 +434,7 @@ kvcheck "a file larger than the cache goes to nginx's own path, the whole respon
 	test "$(delta fallback_size)" = 1 -a "$(delta responses)" = 0 -a "$(delta builds)" = 0
 
 # --- The module's log: counters at worker exit, and nothing alarming.
-kstat=$(curl -s "$base/kiovec_status" | tr '\n' ' ')
+kstat=$(curl -s -m 20 "$base/kiovec_status" | tr '\n' ' ')
 stop_nginx
 log_bad=$(grep -E '\[(alert|crit|emerg)\]' "$P/error.log")
 check "error log: no [alert], [crit] or [emerg]" "$(head -c 600 <<<"$log_bad")" test -z "$log_bad"
