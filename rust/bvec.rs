@@ -23,6 +23,8 @@ use kernel::{alloc::KVVec, page::PAGE_SIZE, prelude::*};
 pub(crate) const BATCH: usize = 64;
 
 /// Where a batch keeps its entries.
+// The inline array is the point: a send's batch lives on the stack, no allocation per call.
+#[allow(clippy::large_enum_variant)]
 enum Store {
     Inline([bindings::bio_vec; BATCH]),
     Heap(KVVec<bindings::bio_vec>),
@@ -108,7 +110,10 @@ impl<'a> BioVecs<'a> {
 
     /// Adds `len` filled bytes at `offset` of a page the container owns.
     pub(crate) fn push_owned(&mut self, page: &'a OwnedPage, offset: usize, len: usize) -> Result {
-        if offset.checked_add(len).map_or(true, |end| end > page.filled()) {
+        if offset
+            .checked_add(len)
+            .map_or(true, |end| end > page.filled())
+        {
             return Err(EINVAL);
         }
         self.push(page.as_ptr(), offset, len)
@@ -117,7 +122,10 @@ impl<'a> BioVecs<'a> {
     /// Adds `len` filled bytes at `offset` of a page being filled by its one owner (a copy
     /// of file bytes): the borrow keeps the owner from appending meanwhile.
     pub(crate) fn push_buf(&mut self, page: &'a PageBuf, offset: usize, len: usize) -> Result {
-        if offset.checked_add(len).map_or(true, |end| end > page.filled()) {
+        if offset
+            .checked_add(len)
+            .map_or(true, |end| end > page.filled())
+        {
             return Err(EINVAL);
         }
         self.push(page.as_ptr(), offset, len)
@@ -143,7 +151,12 @@ impl<'a> BioVecs<'a> {
     }
 
     /// Adds `len` bytes at `offset` of a referenced page-cache page.
-    pub(crate) fn push_cached(&mut self, page: &'a CachedPage, offset: usize, len: usize) -> Result {
+    pub(crate) fn push_cached(
+        &mut self,
+        page: &'a CachedPage,
+        offset: usize,
+        len: usize,
+    ) -> Result {
         self.push(page.as_ptr(), offset, len)
     }
 

@@ -137,12 +137,7 @@ pub(crate) fn new_file_fd<T: MiscDevice>(ptr: T::Ptr, name: &CStr, flags: u32) -
     // `T::Ptr::into_foreign`, which `foreign` does, and which `fops_release` gives back once
     // the file goes.
     let fd = unsafe {
-        bindings::anon_inode_getfd(
-            name.as_char_ptr(),
-            fops,
-            foreign.cast_mut(),
-            flags as c_int,
-        )
+        bindings::anon_inode_getfd(name.as_char_ptr(), fops, foreign.cast_mut(), flags as c_int)
     };
     if fd < 0 {
         // SAFETY: No file was made, so nothing else owns `foreign`: it is ours to take back.

@@ -88,9 +88,8 @@ impl<'a> Socket<'a> {
     pub(crate) fn send_user(&self, buf: usize, len: usize, flags: u32) -> Result<usize> {
         // SAFETY: `sock` is valid (type invariant); the helper builds a user-backed iterator,
         // which checks `buf` itself, as `send(2)` does.
-        let ret = unsafe {
-            bindings::kiovec_helper_send_user(self.sock.as_ptr(), buf as _, len, flags)
-        };
+        let ret =
+            unsafe { bindings::kiovec_helper_send_user(self.sock.as_ptr(), buf as _, len, flags) };
         if ret < 0 {
             return Err(Error::from_errno(ret));
         }

@@ -91,7 +91,12 @@ impl PageBuf {
     }
 
     /// Fills the empty page with a copy of `len` bytes at `offset` of `page`.
-    pub(crate) fn copy_from_cached(&mut self, page: &CachedPage, offset: usize, len: usize) -> Result {
+    pub(crate) fn copy_from_cached(
+        &mut self,
+        page: &CachedPage,
+        offset: usize,
+        len: usize,
+    ) -> Result {
         if self.fill != 0 || offset.checked_add(len).map_or(true, |end| end > PAGE_SIZE) {
             return Err(EINVAL);
         }
@@ -162,8 +167,16 @@ impl OwnedPage {
 
     /// Appends up to `len` bytes copied from `src` at `offset`, as many as fit; returns where
     /// they went in this page and how many there were. A kernel-to-kernel copy: no fault.
-    pub(crate) fn append_from(&self, src: &PageBuf, offset: usize, len: usize) -> Result<(usize, usize)> {
-        if offset.checked_add(len).map_or(true, |end| end > src.filled()) {
+    pub(crate) fn append_from(
+        &self,
+        src: &PageBuf,
+        offset: usize,
+        len: usize,
+    ) -> Result<(usize, usize)> {
+        if offset
+            .checked_add(len)
+            .map_or(true, |end| end > src.filled())
+        {
             return Err(EINVAL);
         }
         let mut fill = self.fill.lock();
@@ -190,7 +203,10 @@ impl OwnedPage {
 
     /// Copies `len` filled bytes at `offset` to the user address `to`.
     pub(crate) fn copy_filled_to_user(&self, offset: usize, len: usize, to: usize) -> Result {
-        if offset.checked_add(len).map_or(true, |end| end > self.filled()) {
+        if offset
+            .checked_add(len)
+            .map_or(true, |end| end > self.filled())
+        {
             return Err(EINVAL);
         }
         // SAFETY: The page is ours and allocated; the range is within its filled bytes, which

@@ -113,12 +113,7 @@ impl CachedPage {
         // is shmem (for `shmem`) or has a `read_folio`. The helper returns a referenced page
         // in `page`, or null for a hole, or an errno.
         let ret = unsafe {
-            bindings::kiovec_helper_read_cache_page(
-                file.as_ptr(),
-                shmem,
-                index as _,
-                &mut page,
-            )
+            bindings::kiovec_helper_read_cache_page(file.as_ptr(), shmem, index as _, &mut page)
         };
         if ret < 0 {
             return Err(Error::from_errno(ret));

@@ -92,7 +92,11 @@ pub(crate) fn rw_file<K: Send + Sync>(
     done: Option<Completion>,
 ) -> Result<isize> {
     let owner = KBox::new(vecs, GFP_KERNEL_ACCOUNT)?;
-    let (bv, nr, bytes) = (owner.as_slice().as_ptr(), owner.as_slice().len(), owner.bytes());
+    let (bv, nr, bytes) = (
+        owner.as_slice().as_ptr(),
+        owner.as_slice().len(),
+        owner.bytes(),
+    );
     let owner = KBox::into_raw(owner);
     let (done, private) = match done {
         Some(c) => (Some(c.done), c.private),

@@ -230,7 +230,11 @@ impl Container {
         if want == 0 {
             return Err(E2BIG);
         }
-        let first = if tail_room > 0 { tail_room.min(want) } else { PAGE_SIZE };
+        let first = if tail_room > 0 {
+            tail_room.min(want)
+        } else {
+            PAGE_SIZE
+        };
         let nr = 1 + (want - first.min(want)).div_ceil(PAGE_SIZE);
         let mut charge = MemlockAccount::charge(&self.account, nr)?;
         let mut bufs = KVVec::with_capacity(nr, GFP_KERNEL_ACCOUNT)?;

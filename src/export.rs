@@ -21,7 +21,7 @@ use crate::{
         rw::{Completion, DoneFn},
     },
     kiovec::Kiovec,
-    rw::{rw_kiovec as do_rw, Dir},
+    rw::{rw_kiovec as do_rw, Dir, Request},
 };
 use core::ffi::{c_int, c_uint, c_void};
 use kernel::{
@@ -185,7 +185,11 @@ pub(crate) unsafe extern "C" fn kiovec_iter_new(
             },
             GFP_KERNEL_ACCOUNT,
         )?;
-        let (ptr, n, bytes) = (it.vecs.as_slice().as_ptr(), it.vecs.as_slice().len(), it.vecs.bytes());
+        let (ptr, n, bytes) = (
+            it.vecs.as_slice().as_ptr(),
+            it.vecs.as_slice().len(),
+            it.vecs.bytes(),
+        );
         let direction = if d == Dir::Write {
             bindings::ITER_SOURCE
         } else {
@@ -249,8 +253,14 @@ pub(crate) unsafe extern "C" fn rw_kiovec(
     let done = done.map(|f| unsafe { Completion::new(f, private) });
     let nonblock = file.flags() & bindings::O_NONBLOCK != 0;
     let r = dir(d).and_then(|d| {
-        let pos = u64::try_from(pos).map_err(|_| EINVAL)?;
-        do_rw(&kv, d, file, pos, offset, len, nonblock, done)
+        let req = Request {
+            dir: d,
+            pos: u64::try_from(pos).map_err(|_| EINVAL)?,
+            offset,
+            len,
+            nonblock,
+        };
+        do_rw(&kv, file, req, done)
     });
     match r {
         Ok(n) => n,

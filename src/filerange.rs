@@ -49,7 +49,10 @@ enum Body {
         pages: KVVec<CachePage>,
     },
     /// A copy: page `i` holds the file's bytes from `pos + i * PAGE_SIZE` on.
-    Copied { file: ARef<File>, pages: KVVec<PageBuf> },
+    Copied {
+        file: ARef<File>,
+        pages: KVVec<PageBuf>,
+    },
 }
 
 /// `len > 0` bytes of a file from byte `pos` on.
@@ -371,9 +374,10 @@ impl FileRange {
         let mut batch = BioVecs::new();
         match self.push_to(&mut batch, page, offset, len)? {
             None => match &self.body {
-                Body::Copied { pages, .. } => {
-                    pages.get(page).ok_or(EINVAL)?.copy_filled_to_user(offset, len, to)
-                }
+                Body::Copied { pages, .. } => pages
+                    .get(page)
+                    .ok_or(EINVAL)?
+                    .copy_filled_to_user(offset, len, to),
                 Body::Cached { pages, .. } => match pages.get(page).ok_or(EINVAL)? {
                     CachePage::Cached(p) => p.copy_to_user(offset, len, to),
                     CachePage::Copied(b) => b.copy_filled_to_user(offset, len, to),

@@ -18,12 +18,11 @@ use crate::{
         fs::File,
         miscdevice::{self, MiscDevice},
         net::{self, Socket},
-        pagecache,
-        uapi,
+        pagecache, uapi,
     },
     kiovec::Kiovec,
     limits,
-    rw::{rw_kiovec, Dir},
+    rw::{rw_kiovec, Dir, Request},
     send::{self, Header, Message},
 };
 use core::mem::size_of;
@@ -213,7 +212,14 @@ fn rw(container: &Container, file: &File, arg: usize) -> Result<isize> {
     let target = File::fget(req.fd)?;
     let kv = Arc::new(container.snapshot(), GFP_KERNEL_ACCOUNT)?;
     let nonblock = target.flags() & bindings::O_NONBLOCK != 0;
-    rw_kiovec(&kv, dir, &target, req.pos, req.offset, req.len, nonblock, None)
+    let req = Request {
+        dir,
+        pos: req.pos,
+        offset: req.offset,
+        len: req.len,
+        nonblock,
+    };
+    rw_kiovec(&kv, &target, req, None)
 }
 
 /// Reads what `KIOVEC_TX_HEADER` and `KIOVEC_TX_RANGE` point at: the message one transmit
@@ -291,8 +297,7 @@ fn transmit_to(
         msg_flags |= net::flags::NOSIGNAL;
     }
     // sock_sendmsg does not look at O_NONBLOCK itself (splice_to_socket does the same).
-    if nowait || flags & uapi::KIOVEC_TX_DONTWAIT != 0 || file.flags() & bindings::O_NONBLOCK != 0
-    {
+    if nowait || flags & uapi::KIOVEC_TX_DONTWAIT != 0 || file.flags() & bindings::O_NONBLOCK != 0 {
         msg_flags |= net::flags::DONTWAIT;
     }
     send::transmit(kv, &sock, msg, offset, msg_flags)
@@ -330,7 +335,10 @@ fn transmit_batch(container: &Container, arg: usize) -> Result<isize> {
     }
     let kv = container.snapshot();
     let msg = read_message(&kv, req.flags, req.hdr, req.range)?;
-    let total = msg.header.map_or(0, |h| h.len as u64) + msg.len.min(kv.len().saturating_sub(msg.start.min(kv.len())));
+    let total = msg.header.map_or(0, |h| h.len as u64)
+        + msg
+            .len
+            .min(kv.len().saturating_sub(msg.start.min(kv.len())));
     let count = req.count as usize;
     let base = usize::try_from(req.targets).map_err(|_| EFAULT)?;
     let size = size_of::<uapi::kiovec_target>();
@@ -375,7 +383,13 @@ fn transmit_batch(container: &Container, arg: usize) -> Result<isize> {
                     }
                 }
                 Err(e) if e == EAGAIN && blocking => left = true,
-                Err(e) => st.1 = Some(if st.0 > 0 { st.0 as i64 } else { batch_errno(e) }),
+                Err(e) => {
+                    st.1 = Some(if st.0 > 0 {
+                        st.0 as i64
+                    } else {
+                        batch_errno(e)
+                    })
+                }
             }
         }
         if !left {
@@ -384,7 +398,11 @@ fn transmit_batch(container: &Container, arg: usize) -> Result<isize> {
         if !progress && wait_a_tick() {
             // A signal: every target keeps what it got, or EINTR.
             for st in state.iter_mut().filter(|st| st.1.is_none()) {
-                st.1 = Some(if st.0 > 0 { st.0 as i64 } else { EINTR.to_errno() as i64 });
+                st.1 = Some(if st.0 > 0 {
+                    st.0 as i64
+                } else {
+                    EINTR.to_errno() as i64
+                });
             }
             break;
         }
@@ -408,7 +426,12 @@ impl MiscDevice for Container {
         Container::new()
     }
 
-    fn ioctl(container: ArcBorrow<'_, Container>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(
+        container: ArcBorrow<'_, Container>,
+        file: &File,
+        cmd: u32,
+        arg: usize,
+    ) -> Result<isize> {
         match cmd {
             uapi::KIOVEC_IOC_INFO => put_user(
                 arg,
@@ -490,7 +513,11 @@ impl MiscDevice for Container {
         }
     }
 
-    fn write(container: ArcBorrow<'_, Container>, _file: &File, data: &mut UserSliceReader) -> Result<usize> {
+    fn write(
+        container: ArcBorrow<'_, Container>,
+        _file: &File,
+        data: &mut UserSliceReader,
+    ) -> Result<usize> {
         container.write(data)
     }
 }

@@ -16,8 +16,12 @@
 
 #![deny(unsafe_code)]
 
-use crate::{filerange::{FilePiece, FileRange}, iorange::IoRange, kiobuf::Kiobuf};
 use crate::kernel_ext::{appendvec::Snapshot, bvec::BioVecs, page::OwnedPage};
+use crate::{
+    filerange::{FilePiece, FileRange},
+    iorange::IoRange,
+    kiobuf::Kiobuf,
+};
 use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{prelude::*, sync::Arc};
 
@@ -135,7 +139,10 @@ impl Kiovec {
     pub(crate) fn pieces(&self, from: u64, len: u64) -> Pieces<'_> {
         let end = from.saturating_add(len).min(self.bytes);
         // The segment that holds `from`: the last one that starts at or before it.
-        let next = self.segs.partition_point(|s| s.start <= from).saturating_sub(1);
+        let next = self
+            .segs
+            .partition_point(|s| s.start <= from)
+            .saturating_sub(1);
         Pieces {
             kv: self,
             next,

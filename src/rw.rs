@@ -35,8 +35,22 @@ pub(crate) enum Dir {
     Write,
 }
 
-/// Moves `len` bytes of `kv` from `offset` on (clamped to its end) to or from `file` at
-/// `pos`. `nonblock` makes a socket operation non-blocking.
+/// What to move: `len` bytes of the kiovec from `offset` on, `dir`, at byte `pos` of the
+/// target; `nonblock` makes a socket operation non-blocking.
+#[derive(Clone, Copy)]
+pub(crate) struct Request {
+    pub(crate) dir: Dir,
+    pub(crate) pos: u64,
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
+    pub(crate) nonblock: bool,
+}
+
+/// The bio_vecs of a range of a kiovec and what keeps their pages alive.
+type FileVecs = OwnedBioVecs<(Arc<Kiovec>, KVVec<(usize, Current)>)>;
+
+/// Moves `req.len` bytes of `kv` from `req.offset` on (clamped to its end) to or from `file`
+/// at `req.pos`.
 ///
 /// Without `done`, synchronous: returns the bytes moved. With it, returns `EIOCBQUEUED`, and
 /// `done` gets the result exactly once, possibly before this returns, possibly in interrupt
@@ -44,14 +58,17 @@ pub(crate) enum Dir {
 /// uncalled.
 pub(crate) fn rw_kiovec(
     kv: &Arc<Kiovec>,
-    dir: Dir,
     file: &File,
-    pos: u64,
-    offset: u64,
-    len: u64,
-    nonblock: bool,
+    req: Request,
     done: Option<Completion>,
 ) -> Result<isize> {
+    let Request {
+        dir,
+        pos,
+        offset,
+        len,
+        nonblock,
+    } = req;
     let start = offset.min(kv.len());
     let len = len.min(kv.len() - start).min(limits::MAX_RW_COUNT as u64);
     if dir == Dir::Read && !kv.is_writable(start, len) {
@@ -90,11 +107,7 @@ fn finish(r: Result<isize>, done: Option<Completion>) -> Result<isize> {
 
 /// The bio_vecs of a range, owning what keeps their pages alive: the kiovec, and the file
 /// pages looked up again because they left the page cache.
-fn file_vecs(
-    kv: &Arc<Kiovec>,
-    start: u64,
-    len: u64,
-) -> Result<OwnedBioVecs<(Arc<Kiovec>, KVVec<(usize, Current)>)>> {
+fn file_vecs(kv: &Arc<Kiovec>, start: u64, len: u64) -> Result<FileVecs> {
     let mut extra = KVVec::new();
     let mut nr = 0usize;
     let mut last_file = None;

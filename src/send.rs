@@ -111,7 +111,11 @@ fn send_body(kv: &Kiovec, sock: &Socket<'_>, from: u64, len: u64, flags: u32) ->
     let mut sent = 0usize;
     // Sends one batch: Ok(true) to go on, Ok(false) when the socket took less than offered.
     let send = |batch: &BioVecs<'_>, last: bool, sent: &mut usize| -> Result<bool> {
-        let f = if last { flags } else { flags | net::flags::MORE };
+        let f = if last {
+            flags
+        } else {
+            flags | net::flags::MORE
+        };
         match sock.send_pages(batch, f) {
             Ok(n) => {
                 *sent += n;
@@ -182,7 +186,7 @@ pub(crate) fn copy_out(kv: &Kiovec, offset: u64, to: usize, len: usize) -> Resul
         let dst = to.checked_add(done).ok_or(EFAULT)?;
         let r = verified
             .check(p.owner, p.owner_index)
-            .and_then(|_| p.copy_to_user(dst));
+            .and_then(|()| p.copy_to_user(dst));
         match r {
             Ok(()) => done += p.len,
             Err(e) if done == 0 => return Err(e),
