@@ -5,7 +5,7 @@
 #
 #   make check      everything from nothing: toolchain, debug kernel, module, tests in a VM
 #   make demo       the same on the release kernel, then shows what kiovec does
-#   make bench      read+write vs sendfile vs kiovec, on the release kernel
+#   make bench      kiovec vs every way to send a file, threads, block I/O: release kernel
 #   make            kiovec.ko (+ test modules) against the cached kernel of FLAVOUR
 #   make tests      the kselftest binaries
 #   make rustfmt | rustfmtcheck | clippy | rust-analyzer | clean
@@ -56,7 +56,7 @@ modules: kernel sync
 	@echo "built $(BUILD)/kiovec.ko against $(KDIR)"
 
 tests: kernel $(TEST_BINS) $(BUILD)/tests/bin/compat32 $(BUILD)/tests/probe/locked_vm $(BUILD)/tools/kiovec-demo $(BUILD)/tools/kiovec-bench \
-	$(BUILD)/tools/kiovec-httpd
+	$(BUILD)/tools/kiovec-httpd $(BUILD)/tools/kiovec-blkbench
 
 $(BUILD)/tools/kiovec-httpd: tools/demo/kiovec-httpd.c include/uapi/linux/kiovec.h
 	@mkdir -p $(dir $@)
@@ -66,6 +66,11 @@ $(BUILD)/tools/kiovec-bench: tools/bench/kiovec-bench.c include/uapi/linux/kiove
 	tools/include/kiovec_loopback.h
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -Wall -pthread -I$(CURDIR)/include/uapi -I$(CURDIR)/tools/include -o $@ $<
+
+# Block I/O at queue depth 1: pread/pwrite, io_uring (liburing-dev), KIOVEC_IOC_RW.
+$(BUILD)/tools/kiovec-blkbench: tools/bench/kiovec-blkbench.c include/uapi/linux/kiovec.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -Wall -I$(CURDIR)/include/uapi -o $@ $< -luring
 
 $(BUILD)/tools/kiovec-demo: tools/demo/kiovec-demo.c include/uapi/linux/kiovec.h \
 	tools/include/kiovec_loopback.h
@@ -97,7 +102,7 @@ check:
 	scripts/build-kernel debug
 	+$(MAKE) FLAVOUR=debug modules tests
 	+$(MAKE) FLAVOUR=debug TOOLS_RUST_FLAGS=--keep-going tools-rust
-	scripts/run-tests debug
+	scripts/check-all debug
 
 # The Rust workspace in tools/ (kiovec crate, kiovec-serve): build, host tests (their TAP goes
 # to $(BUILD)/host-results, counted by run-tests), and the guest tests as tests/bin/kiovec-rust.
@@ -118,7 +123,7 @@ demo:
 	+$(MAKE) FLAVOUR=release modules tests
 	scripts/demo release
 
-# The benchmark: release kernel, all three ways of sending in one run (see README).
+# The benchmarks: release kernel, transmit, threads and block I/O in one boot (see README).
 bench:
 	scripts/bootstrap
 	scripts/build-kernel release
