@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kiovec-httpd: serves one HTTP response from a kiovec container over loopback, to several
- * clients in turn, and checks each response byte for byte from the client's side.
+ * kiovec-httpd: serves one file over loopback to several clients in turn, each response with
+ * a header of its own, and checks each response byte for byte from the client's side.
  *
- * The response is built once: the header is write()n into the container, the body is a
- * file range added by page-cache reference. Every client gets it with one
- * KIOVEC_IOC_TRANSMIT: header and file pages go from the page cache to the socket with no
- * copy, and the container is never rebuilt (a cached response).
+ * The body is cached once: a container holding the file range, added by page-cache
+ * reference. Every client gets its own header (a request number, as a real server puts a
+ * Date or an ETag there) and the cached body in one KIOVEC_IOC_TRANSMIT with
+ * KIOVEC_TX_HEADER: the header is copied by the socket as send(2) would, the file pages go
+ * from the page cache to the socket with no copy, MSG_MORE between them so that TCP packs
+ * both, and the container is never rebuilt.
  *
  *   kiovec-httpd [FILE [CLIENTS]]    (default: a generated 1 MiB body, 3 clients)
  */
@@ -16,6 +18,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +38,7 @@ static void die(const char *what)
 
 struct client {
 	struct sockaddr_in addr;
-	const unsigned char *expect;
+	unsigned char *expect;
 	size_t len;
 	int ok;
 };
@@ -94,43 +97,50 @@ int main(int argc, char **argv)
 		free(gen);
 	}
 
-	/* The response, built once. */
-	hlen = snprintf(header, sizeof(header),
-			"HTTP/1.1 200 OK\r\nServer: kiovec-httpd\r\nContent-Type: text/plain\r\n"
-			"Content-Length: %zu\r\nConnection: close\r\n\r\n", body);
+	/* The body, cached once. */
 	dev = open("/dev/kiovec", O_RDWR | O_CLOEXEC);
 	if (dev < 0)
 		die("open /dev/kiovec");
-	if (write(dev, header, hlen) != (ssize_t)hlen)
-		die("write header");
 	af.fd = body_fd;
 	af.len = body;
 	if (ioctl(dev, KIOVEC_IOC_ADD_FILE, &af))
 		die("KIOVEC_IOC_ADD_FILE");
-	total = hlen + body;
 
-	/* What every client must receive: the header, then the file as read(2) gives it. */
-	expect = malloc(total);
+	/* What every client must receive after its header: the file as read(2) gives it. */
+	expect = malloc(sizeof(header) + body);
 	if (!expect)
 		die("malloc");
-	memcpy(expect, header, hlen);
-	if (pread(body_fd, expect + hlen, body, 0) != (ssize_t)body)
+	if (pread(body_fd, expect + sizeof(header), body, 0) != (ssize_t)body)
 		die("pread");
 
 	l = socket(AF_INET, SOCK_STREAM, 0);
 	if (l < 0 || bind(l, (void *)&addr, sizeof(addr)) || listen(l, 16) ||
 	    getsockname(l, (void *)&addr, &alen))
 		die("listen");
-	printf("kiovec-httpd: serving %zu-byte header + %zu-byte body on 127.0.0.1:%d from one container\n",
-	       hlen, body, ntohs(addr.sin_port));
+	printf("kiovec-httpd: serving a %zu-byte body cached in one container on 127.0.0.1:%d,\n"
+	       "              each response with a header of its own (KIOVEC_TX_HEADER)\n",
+	       body, ntohs(addr.sin_port));
 
 	for (int i = 0; i < clients; i++) {
-		struct client c = { .addr = addr, .expect = expect, .len = total };
-		struct kiovec_transmit tx = { .flags = KIOVEC_TX_NOSIGNAL };
+		struct kiovec_iovec hdr = { (uintptr_t)header };
+		struct kiovec_transmit tx = { .flags = KIOVEC_TX_NOSIGNAL | KIOVEC_TX_HEADER,
+					      .hdr = (uintptr_t)&hdr };
+		struct client c = { .addr = addr };
 		char req[1024];
 		pthread_t th;
 		size_t sent = 0;
 		int s;
+
+		hlen = snprintf(header, sizeof(header),
+				"HTTP/1.1 200 OK\r\nServer: kiovec-httpd\r\nX-Request: %d\r\n"
+				"Content-Type: text/plain\r\nContent-Length: %zu\r\n"
+				"Connection: close\r\n\r\n", i + 1, body);
+		hdr.len = hlen;
+		total = hlen + body;
+		/* The expected response: this header, then the body. */
+		memmove(expect + sizeof(header) - hlen, header, hlen);
+		c.expect = expect + sizeof(header) - hlen;
+		c.len = total;
 
 		if (pthread_create(&th, NULL, client, &c))
 			die("pthread_create");
@@ -149,8 +159,9 @@ int main(int argc, char **argv)
 		}
 		close(s);
 		pthread_join(th, NULL);
-		printf("kiovec-httpd: client %d: %zu bytes sent with KIOVEC_IOC_TRANSMIT, received %s\n",
-		       i + 1, sent, c.ok ? "byte for byte as expected" : "WRONG");
+		printf("kiovec-httpd: client %d: %zu-byte header + %zu-byte body in one "
+		       "KIOVEC_IOC_TRANSMIT, received %s\n",
+		       i + 1, hlen, body, c.ok ? "byte for byte as expected" : "WRONG");
 		failed += !c.ok;
 	}
 	close(l);
