@@ -320,7 +320,10 @@ impl Server {
             let md = file.metadata()?;
             // The range is the size just read; a file that grows later is rebuilt then.
             let body = Response::body(&file, 0..md.len(), mode)?;
-            if let Some(why) = body.fallback_reason() {
+            // Without /dev/kiovec the startup line said so; per file, only refusals matter.
+            if let Some(why) =
+                body.fallback_reason().filter(|e| e.kind() != io::ErrorKind::NotFound)
+            {
                 eprintln!("kiovec-serve: {}: sendfile fallback ({why})", p.display());
             }
             let ranges = match body.container() {
