@@ -6,7 +6,11 @@
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h) (`struct kiocb`,
 //! `vfs_iocb_iter_read`/`vfs_iocb_iter_write`).
 
-use crate::kernel_ext::{bindings, bvec::OwnedBioVecs, fs::File};
+use crate::kernel_ext::{
+    bindings,
+    bvec::{BioVecs, OwnedBioVecs},
+    fs::File,
+};
 use core::ffi::c_void;
 use kernel::prelude::*;
 
@@ -118,6 +122,34 @@ pub(crate) fn rw_file<K: Send + Sync>(
             private,
             Some(release::<K>),
             owner.cast(),
+        )
+    };
+    if ret < 0 {
+        return Err(Error::from_errno(ret as i32));
+    }
+    Ok(ret)
+}
+
+/// Reads (`write` false) or writes the pages of `batch` at byte `pos` of `file`,
+/// synchronously, with the same checks as [`rw_file`]; returns the bytes moved.
+pub(crate) fn rw_file_sync(
+    file: &File,
+    write: bool,
+    pos: i64,
+    batch: &BioVecs<'_>,
+) -> Result<isize> {
+    let vecs = batch.as_slice();
+    // SAFETY: `file` is valid for the call; `vecs` are ranges of pages the batch's owners keep
+    // alive for the whole call, which does not return before the I/O is over (a synchronous
+    // kiocb).
+    let ret = unsafe {
+        bindings::kiovec_helper_rw_file_sync(
+            file.as_ptr(),
+            write,
+            pos,
+            vecs.as_ptr(),
+            vecs.len() as _,
+            batch.bytes(),
         )
     };
     if ret < 0 {

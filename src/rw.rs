@@ -85,6 +85,13 @@ pub(crate) fn rw_kiovec(
     if len == 0 {
         return finish(Ok(0), done);
     }
+    // The common synchronous case (a few pages, a page cache that needs no second look):
+    // one walk, a batch on the stack, a kiocb on the stack, nothing allocated.
+    if done.is_none() {
+        if let Some(r) = rw_file_small(kv, dir, file, pos, start, len) {
+            return r;
+        }
+    }
     let vecs = file_vecs(kv, start, len)?;
     if dir == Dir::Read {
         for p in kv.pieces(start, len) {
@@ -92,6 +99,42 @@ pub(crate) fn rw_kiovec(
         }
     }
     rw::rw_file(file, dir == Dir::Write, pos, vecs, done)
+}
+
+/// A synchronous read or write of a range that fits an inline batch; `None` when it does
+/// not (too many pieces, or a file page to look up again), for the general path to do it.
+fn rw_file_small(
+    kv: &Kiovec,
+    dir: Dir,
+    file: &File,
+    pos: i64,
+    start: u64,
+    len: u64,
+) -> Option<Result<isize>> {
+    let mut batch = BioVecs::new();
+    let mut last_file = None;
+    for p in kv.pieces(start, len) {
+        if batch.is_full() {
+            return None;
+        }
+        if let Owner::File(f) = p.owner {
+            if last_file != Some(p.owner_index) {
+                if let Err(e) = f.verify() {
+                    return Some(Err(e));
+                }
+                last_file = Some(p.owner_index);
+            }
+        }
+        match p.push_to(&mut batch) {
+            Ok(None) => {}
+            Ok(Some(_)) => return None,
+            Err(e) => return Some(Err(e)),
+        }
+        if dir == Dir::Read {
+            p.owner.set_written();
+        }
+    }
+    Some(rw::rw_file_sync(file, dir == Dir::Write, pos, &batch))
 }
 
 /// Hands a synchronous result to `done`, if there is one.

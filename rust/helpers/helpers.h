@@ -61,6 +61,8 @@ ssize_t kiovec_helper_rw_file(struct file *file, bool write, loff_t pos,
 			      const struct bio_vec *bv, unsigned long nr, size_t bytes,
 			      void (*done)(void *priv, ssize_t res), void *priv,
 			      void (*release)(void *owner), void *owner);
+ssize_t kiovec_helper_rw_file_sync(struct file *file, bool write, loff_t pos,
+				   const struct bio_vec *bv, unsigned long nr, size_t bytes);
 int kiovec_helper_file_type(struct file *file);
 
 /* net.c */

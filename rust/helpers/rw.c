@@ -101,3 +101,17 @@ ssize_t kiovec_helper_rw_file(struct file *file, bool write, loff_t pos,
 	kiovec_rw_req_put(req);
 	return -EIOCBQUEUED;
 }
+
+/* The synchronous case with nothing to outlive the call: kiocb and iterator on the stack. */
+ssize_t kiovec_helper_rw_file_sync(struct file *file, bool write, loff_t pos,
+				   const struct bio_vec *bv, unsigned long nr, size_t bytes)
+{
+	struct iov_iter iter;
+	struct kiocb iocb;
+
+	init_sync_kiocb(&iocb, file);
+	iocb.ki_pos = pos;
+	iov_iter_bvec(&iter, write ? ITER_SOURCE : ITER_DEST, bv, nr, bytes);
+	return write ? vfs_iocb_iter_write(file, &iocb, &iter) :
+		       vfs_iocb_iter_read(file, &iocb, &iter);
+}
