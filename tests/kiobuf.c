@@ -67,36 +67,8 @@ static long vm_pin_kb(void)
 	return kb;
 }
 
-/*
- * nr_foll_pin_acquired - nr_foll_pin_released, system-wide. The counters are batched per
- * CPU; writing vm.stat_refresh (root only) folds the batches in first, else the difference
- * is only approximate.
- */
-static long pins_outstanding(void)
-{
-	char name[64];
-	long v, acq = -1, rel = -1;
-	int rfd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
-	FILE *f;
-
-	if (rfd >= 0) {
-		if (write(rfd, "1", 1) != 1)
-			acq = LONG_MIN;
-		close(rfd);
-	}
-	f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return LONG_MIN;
-	while (fscanf(f, "%63s %ld", name, &v) == 2) {
-		if (!strcmp(name, "nr_foll_pin_acquired"))
-			acq = v;
-		else if (!strcmp(name, "nr_foll_pin_released"))
-			rel = v;
-	}
-	fclose(f);
-	return acq < 0 || rel < 0 ? LONG_MIN : acq - rel;
-}
+/* The shared counter of pins taken and not released (kiovec_test.h). */
+#define pins_outstanding kiovec_pins_outstanding
 
 /* Becomes user nobody with RLIMIT_MEMLOCK = limit bytes; false if that is not possible. */
 static bool become_nobody(rlim_t limit)
