@@ -58,6 +58,7 @@ typedef struct {
 typedef struct {
     size_t                     cache_size;
     ngx_flag_t                 used;
+    ngx_shm_zone_t            *zone;        /* the counters of all workers */
 } ngx_http_kiovec_main_conf_t;
 
 
@@ -85,22 +86,45 @@ typedef struct {
 } ngx_http_kiovec_container_t;
 
 
+/* What the module counts, per worker; kiovec_status adds up all workers. */
+enum {
+    NGX_HTTP_KIOVEC_RESPONSES = 0,      /* file bodies completed through kiovec */
+    NGX_HTTP_KIOVEC_TRANSMITS,          /* KIOVEC_IOC_TRANSMIT calls */
+    NGX_HTTP_KIOVEC_BYTES,              /* header + body bytes they sent */
+    NGX_HTTP_KIOVEC_EAGAIN,
+    NGX_HTTP_KIOVEC_ERRORS,             /* NGX_CHAIN_ERROR returned */
+    NGX_HTTP_KIOVEC_HITS,
+    NGX_HTTP_KIOVEC_BUILDS,
+    NGX_HTTP_KIOVEC_EVICTIONS,          /* dropped for room */
+    NGX_HTTP_KIOVEC_STALE,              /* dropped: the file changed */
+    NGX_HTTP_KIOVEC_FALLBACK_CHAIN,     /* not header + one file buffer */
+    NGX_HTTP_KIOVEC_FALLBACK_FRESH,     /* file changed in the last seconds */
+    NGX_HTTP_KIOVEC_FALLBACK_SIZE,      /* range larger than the cache */
+    NGX_HTTP_KIOVEC_FALLBACK_BUILD,     /* container refused (ENOMEM, E2BIG...) */
+    NGX_HTTP_KIOVEC_FALLBACK_OTHER,     /* fstat, thread/directio, limits */
+    NGX_HTTP_KIOVEC_CONTAINERS,         /* gauge: containers held */
+    NGX_HTTP_KIOVEC_CACHE_BYTES,        /* gauge: bytes they span */
+    NGX_HTTP_KIOVEC_NCOUNTERS
+};
+
+static const char  *ngx_http_kiovec_counter_names[] = {
+    "responses", "transmits", "bytes", "eagain", "errors", "hits", "builds",
+    "evictions", "stale", "fallback_chain", "fallback_fresh", "fallback_size",
+    "fallback_build", "fallback_other", "cache_containers", "cache_bytes"
+};
+
+
 typedef struct {
-    ngx_atomic_uint_t          responses;   /* file bodies completed through kiovec */
-    ngx_atomic_uint_t          transmits;   /* KIOVEC_IOC_TRANSMIT calls */
-    ngx_atomic_uint_t          bytes;       /* header + body bytes they sent */
-    ngx_atomic_uint_t          eagain;
-    ngx_atomic_uint_t          errors;      /* NGX_CHAIN_ERROR returned */
-    ngx_atomic_uint_t          hits;
-    ngx_atomic_uint_t          builds;
-    ngx_atomic_uint_t          evictions;   /* dropped for room */
-    ngx_atomic_uint_t          stale;       /* dropped: the file changed */
-    ngx_atomic_uint_t          fallback_chain;   /* not header + one file buffer */
-    ngx_atomic_uint_t          fallback_fresh;   /* file changed in the last seconds */
-    ngx_atomic_uint_t          fallback_size;    /* range larger than the cache */
-    ngx_atomic_uint_t          fallback_build;   /* container refused (ENOMEM, E2BIG...) */
-    ngx_atomic_uint_t          fallback_other;   /* fstat, thread/directio, limits */
+    ngx_atomic_t               c[NGX_HTTP_KIOVEC_NCOUNTERS];
 } ngx_http_kiovec_stats_t;
+
+/*
+ * Slots of counters in shared memory, one per worker number (workers past this share a
+ * slot, atomically): kiovec_status shows the sum over all workers. The zone outlives
+ * reloads, so the counters are totals since nginx started.
+ */
+#define NGX_HTTP_KIOVEC_SLOTS      64
+#define NGX_HTTP_KIOVEC_ZONE_SIZE  (64 * 1024)
 
 
 /* Everything a worker keeps; each worker process has its own copy. */
@@ -121,8 +145,20 @@ typedef struct {
     uint64_t                   dev_max_segments;
 
     u_char                    *scratch;     /* KIOVEC_MAX_HEADER bytes, on demand */
-    ngx_http_kiovec_stats_t    stats;
+    ngx_atomic_uint_t          local[NGX_HTTP_KIOVEC_NCOUNTERS];  /* this worker's */
+    ngx_http_kiovec_stats_t   *shared;      /* this worker's slot, or NULL */
 } ngx_http_kiovec_worker_t;
+
+
+static ngx_inline void
+ngx_http_kiovec_count(ngx_http_kiovec_worker_t *w, ngx_uint_t i, ngx_atomic_int_t n)
+{
+    w->local[i] += n;
+
+    if (w->shared) {
+        (void) ngx_atomic_fetch_add(&w->shared->c[i], n);
+    }
+}
 
 
 static ngx_int_t ngx_http_kiovec_init(ngx_conf_t *cf);
@@ -302,10 +338,55 @@ ngx_http_kiovec_header_filter(ngx_http_request_t *r)
 
 
 static ngx_int_t
+ngx_http_kiovec_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_slab_pool_t  *shpool;
+
+    if (data) {
+        /* A reload: the counters go on. */
+        shm_zone->data = data;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        shm_zone->data = shpool->data;
+        return NGX_OK;
+    }
+
+    shm_zone->data = ngx_slab_calloc(shpool, sizeof(ngx_http_kiovec_stats_t)
+                                             * NGX_HTTP_KIOVEC_SLOTS);
+    if (shm_zone->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = shm_zone->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
 ngx_http_kiovec_init(ngx_conf_t *cf)
 {
+    ngx_str_t                     name = ngx_string("kiovec_status");
+    ngx_http_kiovec_main_conf_t  *kmcf;
+
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_kiovec_header_filter;
+
+    kmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_kiovec_module);
+
+    if (kmcf->used) {
+        kmcf->zone = ngx_shared_memory_add(cf, &name, NGX_HTTP_KIOVEC_ZONE_SIZE,
+                                           &ngx_http_kiovec_module);
+        if (kmcf->zone == NULL) {
+            return NGX_ERROR;
+        }
+
+        kmcf->zone->init = ngx_http_kiovec_init_zone;
+    }
 
     return NGX_OK;
 }
@@ -389,6 +470,8 @@ ngx_http_kiovec_drop(ngx_http_kiovec_container_t *k, ngx_log_t *log)
     ngx_queue_remove(&k->lru_link);
     w->bytes -= k->charge;
     w->count--;
+    ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_CONTAINERS, -1);
+    ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_CACHE_BYTES, -(ngx_atomic_int_t) k->charge);
     ngx_free(k);
 
     if (ngx_queue_empty(&f->containers)) {
@@ -427,7 +510,7 @@ ngx_http_kiovec_make_room(size_t need, ngx_log_t *log)
         q = ngx_queue_last(&w->lru);
         ngx_http_kiovec_drop(ngx_queue_data(q, ngx_http_kiovec_container_t,
                                             lru_link), log);
-        w->stats.evictions++;
+        ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_EVICTIONS, 1);
     }
 }
 
@@ -486,7 +569,7 @@ ngx_http_kiovec_get(ngx_connection_t *c, ngx_buf_t *b)
         || !S_ISREG(st.st_mode) || end > st.st_size)
     {
         /* nginx's own path reports a truncated file as it always does. */
-        w->stats.fallback_other++;
+        ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_FALLBACK_OTHER, 1);
         return NULL;
     }
 
@@ -499,7 +582,7 @@ ngx_http_kiovec_get(ngx_connection_t *c, ngx_buf_t *b)
               || f->ctime.tv_nsec != st.st_ctim.tv_nsec))
     {
         /* A new version: the old containers may hold pages the file no longer has. */
-        w->stats.stale++;
+        ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_STALE, 1);
         ngx_http_kiovec_drop_file(f, c->log);
         f = NULL;
     }
@@ -514,14 +597,14 @@ ngx_http_kiovec_get(ngx_connection_t *c, ngx_buf_t *b)
             if (k->start <= start && end <= k->end) {
                 ngx_queue_remove(&k->lru_link);
                 ngx_queue_insert_head(&w->lru, &k->lru_link);
-                w->stats.hits++;
+                ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_HITS, 1);
                 return k;
             }
         }
     }
 
     if (ngx_time() - st.st_ctim.tv_sec < NGX_HTTP_KIOVEC_SETTLE) {
-        w->stats.fallback_fresh++;
+        ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_FALLBACK_FRESH, 1);
         return NULL;
     }
 
@@ -532,7 +615,7 @@ ngx_http_kiovec_get(ngx_connection_t *c, ngx_buf_t *b)
         || (uint64_t) (end - start) > w->dev_max_bytes
         || (uint64_t) (charge / ps) > w->dev_max_segments)
     {
-        w->stats.fallback_size++;
+        ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_FALLBACK_SIZE, 1);
         return NULL;
     }
 
@@ -580,7 +663,7 @@ ngx_http_kiovec_get(ngx_connection_t *c, ngx_buf_t *b)
                 q = ngx_queue_last(&w->lru);
                 ngx_http_kiovec_drop(ngx_queue_data(q, ngx_http_kiovec_container_t,
                                                     lru_link), c->log);
-                w->stats.evictions++;
+                ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_EVICTIONS, 1);
             }
 
             continue;
@@ -589,7 +672,7 @@ ngx_http_kiovec_get(ngx_connection_t *c, ngx_buf_t *b)
         ngx_log_error(NGX_LOG_INFO, c->log, err,
                       "kiovec: no container for \"%s\" %O-%O, using sendfile",
                       b->file->name.data, start, end);
-        w->stats.fallback_build++;
+        ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_FALLBACK_BUILD, 1);
         return NULL;
     }
 
@@ -600,7 +683,7 @@ ngx_http_kiovec_get(ngx_connection_t *c, ngx_buf_t *b)
         f = ngx_alloc(sizeof(ngx_http_kiovec_file_t), c->log);
         if (f == NULL) {
             close(fd);
-            w->stats.fallback_other++;
+            ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_FALLBACK_OTHER, 1);
             return NULL;
         }
 
@@ -621,7 +704,7 @@ ngx_http_kiovec_get(ngx_connection_t *c, ngx_buf_t *b)
             ngx_rbtree_delete(&w->files, &f->node);
             ngx_free(f);
         }
-        w->stats.fallback_other++;
+        ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_FALLBACK_OTHER, 1);
         return NULL;
     }
 
@@ -634,7 +717,9 @@ ngx_http_kiovec_get(ngx_connection_t *c, ngx_buf_t *b)
     ngx_queue_insert_head(&w->lru, &k->lru_link);
     w->bytes += charge;
     w->count++;
-    w->stats.builds++;
+    ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_CONTAINERS, 1);
+    ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_CACHE_BYTES, (ngx_atomic_int_t) charge);
+    ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_BUILDS, 1);
 
     return k;
 }
@@ -773,7 +858,7 @@ ngx_http_kiovec_send_chain(ngx_connection_t *c, ngx_chain_t *in, off_t limit)
     }
 
     if (ngx_http_kiovec_shape(in, &s) != NGX_OK) {
-        w->stats.fallback_chain++;
+        ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_FALLBACK_CHAIN, 1);
         return ngx_linux_sendfile_chain(c, in, limit);
     }
 
@@ -781,7 +866,7 @@ ngx_http_kiovec_send_chain(ngx_connection_t *c, ngx_chain_t *in, off_t limit)
         || s.header > KIOVEC_MAX_HEADER)
     {
         /* aio threads and directio stay nginx's; so do huge headers. */
-        w->stats.fallback_other++;
+        ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_FALLBACK_OTHER, 1);
         return ngx_http_kiovec_decline(c, in, limit);
     }
 
@@ -808,7 +893,7 @@ ngx_http_kiovec_send_chain(ngx_connection_t *c, ngx_chain_t *in, off_t limit)
              * Only the header fits under the limit (limit_rate): nginx sends that part.
              * The chain is exactly as far as it was sent, so the handover is seamless.
              */
-            w->stats.fallback_other++;
+            ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_FALLBACK_OTHER, 1);
             return ngx_linux_sendfile_chain(c, in, avail);
         }
 
@@ -823,7 +908,7 @@ ngx_http_kiovec_send_chain(ngx_connection_t *c, ngx_chain_t *in, off_t limit)
         /* What is left of the header goes first; an empty one is not sent at all. */
         if (s.header) {
             if (ngx_http_kiovec_header(in, &s, &hdr, c->log) != NGX_OK) {
-                w->stats.fallback_other++;
+                ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_FALLBACK_OTHER, 1);
                 return ngx_linux_sendfile_chain(c, in, avail);
             }
             tx.flags |= KIOVEC_TX_HEADER;
@@ -837,7 +922,7 @@ ngx_http_kiovec_send_chain(ngx_connection_t *c, ngx_chain_t *in, off_t limit)
         send += s.header + body;
 
         n = ioctl(k->fd, KIOVEC_IOC_TRANSMIT, &tx);
-        w->stats.transmits++;
+        ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_TRANSMITS, 1);
 
         if (n == -1) {
             err = ngx_errno;
@@ -847,7 +932,7 @@ ngx_http_kiovec_send_chain(ngx_connection_t *c, ngx_chain_t *in, off_t limit)
             case NGX_EAGAIN:
                 ngx_log_debug0(NGX_LOG_DEBUG_EVENT, c->log, err,
                                "kiovec transmit is not ready");
-                w->stats.eagain++;
+                ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_EAGAIN, 1);
                 wev->ready = 0;
                 return in;
 
@@ -862,7 +947,7 @@ ngx_http_kiovec_send_chain(ngx_connection_t *c, ngx_chain_t *in, off_t limit)
                  * rest from the file as it is now, and reports a truncation as it
                  * always does.
                  */
-                w->stats.stale++;
+                ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_STALE, 1);
                 ngx_http_kiovec_drop(k, c->log);
                 return ngx_http_kiovec_decline(c, in, avail);
 
@@ -877,12 +962,12 @@ ngx_http_kiovec_send_chain(ngx_connection_t *c, ngx_chain_t *in, off_t limit)
                               "kiovec: ioctl(KIOVEC_IOC_TRANSMIT) refused, "
                               "using sendfile");
                 ngx_http_kiovec_drop(k, c->log);
-                w->stats.fallback_other++;
+                ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_FALLBACK_OTHER, 1);
                 return ngx_http_kiovec_decline(c, in, avail);
 
             default:
                 wev->error = 1;
-                w->stats.errors++;
+                ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_ERRORS, 1);
                 ngx_connection_error(c, err, "ioctl(KIOVEC_IOC_TRANSMIT) failed");
                 return NGX_CHAIN_ERROR;
             }
@@ -890,7 +975,7 @@ ngx_http_kiovec_send_chain(ngx_connection_t *c, ngx_chain_t *in, off_t limit)
 
         if (n == 0) {
             /* Asked for bytes inside the container and got none: same as ENODATA. */
-            w->stats.stale++;
+            ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_STALE, 1);
             ngx_http_kiovec_drop(k, c->log);
             return ngx_http_kiovec_decline(c, in, avail);
         }
@@ -900,12 +985,12 @@ ngx_http_kiovec_send_chain(ngx_connection_t *c, ngx_chain_t *in, off_t limit)
                        n, s.header, body, s.file->file_pos);
 
         c->sent += n;
-        w->stats.bytes += n;
+        ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_BYTES, n);
 
         in = ngx_chain_update_sent(in, n);
 
         if (s.file->file_pos == s.file->file_last) {
-            w->stats.responses++;
+            ngx_http_kiovec_count(w, NGX_HTTP_KIOVEC_RESPONSES, 1);
         }
 
         if (send - prev_send != n) {
@@ -939,6 +1024,11 @@ ngx_http_kiovec_init_process(ngx_cycle_t *cycle)
     ngx_queue_init(&w->lru);
     w->reason_end = w->reason;
 
+    if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE) {
+        /* The cache manager and loader send no responses. */
+        return NGX_OK;
+    }
+
     kmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_kiovec_module);
     if (kmcf == NULL || !kmcf->used) {
         w->reason_end = ngx_slprintf(w->reason, w->reason + sizeof(w->reason),
@@ -947,6 +1037,11 @@ ngx_http_kiovec_init_process(ngx_cycle_t *cycle)
     }
 
     w->max_bytes = kmcf->cache_size;
+
+    if (kmcf->zone && kmcf->zone->data) {
+        w->shared = (ngx_http_kiovec_stats_t *) kmcf->zone->data
+                    + ngx_worker % NGX_HTTP_KIOVEC_SLOTS;
+    }
 
     /* Each container is an open fd: leave most of the worker's fds to connections. */
     w->max_count = 512;
@@ -1005,28 +1100,33 @@ unavailable:
 static void
 ngx_http_kiovec_exit_process(ngx_cycle_t *cycle)
 {
+    u_char                    *p, *last;
+    u_char                     line[NGX_HTTP_KIOVEC_NCOUNTERS * 40];
+    ngx_uint_t                 i;
     ngx_queue_t               *q;
     ngx_http_kiovec_worker_t  *w = &ngx_http_kiovec_worker;
-    ngx_http_kiovec_stats_t   *st = &w->stats;
 
     if (!w->available) {
         return;
     }
 
-    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
-                  "kiovec: worker exits: responses %uA, transmits %uA, bytes %uA, "
-                  "eagain %uA, errors %uA, hits %uA, builds %uA, evictions %uA, "
-                  "stale %uA, fallbacks chain %uA fresh %uA size %uA build %uA other %uA",
-                  st->responses, st->transmits, st->bytes, st->eagain, st->errors,
-                  st->hits, st->builds, st->evictions, st->stale, st->fallback_chain,
-                  st->fallback_fresh, st->fallback_size, st->fallback_build,
-                  st->fallback_other);
-
+    /* Drop the containers first, so that the gauges read zero when the worker is gone. */
     while (!ngx_queue_empty(&w->lru)) {
         q = ngx_queue_last(&w->lru);
         ngx_http_kiovec_drop(ngx_queue_data(q, ngx_http_kiovec_container_t, lru_link),
                              cycle->log);
     }
+
+    p = line;
+    last = line + sizeof(line);
+
+    for (i = 0; i < NGX_HTTP_KIOVEC_CONTAINERS; i++) {
+        p = ngx_slprintf(p, last, "%s%s %uA", i ? ", " : "",
+                         ngx_http_kiovec_counter_names[i], w->local[i]);
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0, "kiovec: worker exits: %*s",
+                  p - line, line);
 
     ngx_free(w->scratch);
     w->scratch = NULL;
@@ -1038,12 +1138,15 @@ ngx_http_kiovec_exit_process(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_http_kiovec_status_handler(ngx_http_request_t *r)
 {
-    size_t                     len;
-    ngx_int_t                  rc;
-    ngx_buf_t                 *b;
-    ngx_chain_t                out;
-    ngx_http_kiovec_worker_t  *w = &ngx_http_kiovec_worker;
-    ngx_http_kiovec_stats_t   *st = &w->stats;
+    size_t                        len;
+    ngx_int_t                     rc;
+    ngx_buf_t                    *b;
+    ngx_uint_t                    i, j;
+    ngx_chain_t                   out;
+    ngx_atomic_uint_t             sum;
+    ngx_http_kiovec_stats_t      *slots;
+    ngx_http_kiovec_worker_t     *w = &ngx_http_kiovec_worker;
+    ngx_http_kiovec_main_conf_t  *kmcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -1054,42 +1157,41 @@ ngx_http_kiovec_status_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    len = 1024 + (w->reason_end - w->reason);
+    len = 256 + (w->reason_end - w->reason) + NGX_HTTP_KIOVEC_NCOUNTERS * 48;
 
     b = ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* This worker's view, then the counters of all workers added up. */
     b->last = ngx_slprintf(b->last, b->end,
                            "pid %P\n"
                            "available %ui\n"
                            "reason %*s\n"
                            "features 0x%xL\n"
-                           "responses %uA\n"
-                           "transmits %uA\n"
-                           "bytes %uA\n"
-                           "eagain %uA\n"
-                           "errors %uA\n"
-                           "hits %uA\n"
-                           "builds %uA\n"
-                           "evictions %uA\n"
-                           "stale %uA\n"
-                           "fallback_chain %uA\n"
-                           "fallback_fresh %uA\n"
-                           "fallback_size %uA\n"
-                           "fallback_build %uA\n"
-                           "fallback_other %uA\n"
-                           "cache_containers %ui\n"
-                           "cache_bytes %uz\n"
                            "cache_size %uz\n"
                            "cache_max_containers %ui\n",
                            ngx_pid, w->available, w->reason_end - w->reason, w->reason,
-                           w->features, st->responses, st->transmits, st->bytes,
-                           st->eagain, st->errors, st->hits, st->builds, st->evictions,
-                           st->stale, st->fallback_chain, st->fallback_fresh,
-                           st->fallback_size, st->fallback_build, st->fallback_other,
-                           w->count, w->bytes, w->max_bytes, w->max_count);
+                           w->features, w->max_bytes, w->max_count);
+
+    kmcf = ngx_http_get_module_main_conf(r, ngx_http_kiovec_module);
+    slots = (kmcf->zone && kmcf->zone->data) ? kmcf->zone->data : NULL;
+
+    for (i = 0; i < NGX_HTTP_KIOVEC_NCOUNTERS; i++) {
+        if (slots) {
+            sum = 0;
+            for (j = 0; j < NGX_HTTP_KIOVEC_SLOTS; j++) {
+                sum += slots[j].c[i];
+            }
+
+        } else {
+            sum = w->local[i];
+        }
+
+        b->last = ngx_slprintf(b->last, b->end, "%s %uA\n",
+                               ngx_http_kiovec_counter_names[i], sum);
+    }
 
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = b->last - b->pos;
