@@ -4,6 +4,7 @@
 # the scripts in scripts/ do the rest.
 #
 #   make check      everything from nothing: toolchain, debug kernel, module, tests in a VM
+#   make fuzz       the long fuzzer run (FUZZ_OPS=100000) in the debug VM
 #   make demo       the same on the release kernel, then shows what kiovec does
 #   make bench      kiovec vs every way to send a file, threads, block I/O: release kernel
 #   make            kiovec.ko (+ test modules) against the cached kernel of FLAVOUR
@@ -38,7 +39,7 @@ RUSTFMT_ROOTS := src/kiovec_main.rs
 
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all modules tests check check-scanner demo bench kernel sync rustfmt rustfmtcheck clippy \
+.PHONY: all modules tests check check-scanner fuzz demo bench kernel sync rustfmt rustfmtcheck clippy \
 	rust-analyzer clean tools-rust
 
 all: modules
@@ -109,6 +110,17 @@ check:
 # make check passes --keep-going: a failure is counted in run-tests' summary instead of stopping.
 tools-rust:
 	scripts/tools-rust $(TOOLS_RUST_FLAGS) $(BUILD)
+
+# The long fuzzer run (README): only tests/fuzz.c in the debug guest, FUZZ_OPS operations,
+# with every whole-run check. FUZZ_SEED=... replays a seed.
+FUZZ_OPS ?= 100000
+fuzz:
+	scripts/bootstrap
+	scripts/build-kernel debug
+	+$(MAKE) FLAVOUR=debug modules tests
+	FUZZ_OPS=$(FUZZ_OPS) $(if $(FUZZ_SEED),FUZZ_SEED=$(FUZZ_SEED)) \
+		KIOVEC_TEST_TIMEOUT=$${KIOVEC_TEST_TIMEOUT:-21600} \
+		KIOVEC_VM_TIMEOUT=$${KIOVEC_VM_TIMEOUT:-23000} scripts/run-tests --only=fuzz debug
 
 # Proof that a kernel warning makes the run red: a module WARNs before the tests.
 check-scanner:
