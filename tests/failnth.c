@@ -338,6 +338,19 @@ static bool one(struct sweep *w, int n)
 	 * one, which is quicker to build for every fault. */
 	st = build(s, w->call == C_GROWN, w->call == C_ADD_USER || w->call == C_ADD_FILE ||
 		   w->call == C_ADD_ZERO);
+	/*
+	 * ADD_USER of a few hundred pages sometimes fails with ENOMEM for a moment after a
+	 * sweep's first faults (no charge is left: every page is pinnable again right after;
+	 * see the report in sweep_main). Not the call under test: counted, and built again.
+	 */
+	for (int i = 0; st && errno == ENOMEM && i < 10; i++) {
+		if (s->fd >= 0)
+			close(s->fd);
+		w->res->late++;
+		usleep(200000);
+		st = build(s, w->call == C_GROWN, w->call == C_ADD_USER ||
+			   w->call == C_ADD_FILE || w->call == C_ADD_ZERO);
+	}
 	if (st) {
 		bad(w, n, "building the state failed at step %d: %s", st, strerror(errno));
 		return false;
