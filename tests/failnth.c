@@ -70,8 +70,6 @@ struct result {
 	long err[NERR];
 	bool failed;
 	char msg[1024];
-	int late;		/* transient: could not pin RLIMIT_MEMLOCK right after a close */
-	char late_msg[512];
 };
 
 /* ---- the fault-injection knobs ---- */
@@ -338,19 +336,6 @@ static bool one(struct sweep *w, int n)
 	 * one, which is quicker to build for every fault. */
 	st = build(s, w->call == C_GROWN, w->call == C_ADD_USER || w->call == C_ADD_FILE ||
 		   w->call == C_ADD_ZERO);
-	/*
-	 * ADD_USER of a few hundred pages sometimes fails with ENOMEM for a moment after a
-	 * sweep's first faults (no charge is left: every page is pinnable again right after;
-	 * see the report in sweep_main). Not the call under test: counted, and built again.
-	 */
-	for (int i = 0; st && errno == ENOMEM && i < 10; i++) {
-		if (s->fd >= 0)
-			close(s->fd);
-		w->res->late++;
-		usleep(200000);
-		st = build(s, w->call == C_GROWN, w->call == C_ADD_USER ||
-			   w->call == C_ADD_FILE || w->call == C_ADD_ZERO);
-	}
 	if (st) {
 		bad(w, n, "building the state failed at step %d: %s", st, strerror(errno));
 		return false;
@@ -763,12 +748,10 @@ static long vm_pin_kb(void)
 static long max_pinnable(void)
 {
 	long lo = 0, hi = MEMLOCK_PAGES;
-	uint8_t *p = mmap(NULL, MEMLOCK_PAGES * pg, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *p = kiovec_map_small(MEMLOCK_PAGES * pg);
 
-	if (p == MAP_FAILED)
+	if (!p)
 		return -1;
-	madvise(p, MEMLOCK_PAGES * pg, MADV_NOHUGEPAGE);
 	memset(p, 1, MEMLOCK_PAGES * pg);
 	while (lo < hi) {
 		long mid = (lo + hi + 1) / 2;
@@ -782,7 +765,7 @@ static long max_pinnable(void)
 		else
 			hi = mid - 1;
 	}
-	munmap(p, MEMLOCK_PAGES * pg);
+	kiovec_unmap_small(p, MEMLOCK_PAGES * pg);
 	return lo;
 }
 
@@ -837,30 +820,14 @@ static void sweep_main(struct sweep *w)
 		/* After every fault: a leaked charge is found at the fault that leaked it. */
 		st = kiovec_memlock_is_free(MEMLOCK_PAGES);
 		if (st) {
-			int e = errno, ms = 0;
+			int e = errno;
 			long pin = vm_pin_kb(), most = max_pinnable();
 
-			/*
-			 * Seen now and then on the first check of a sweep: ENOMEM, and at once
-			 * after every page is pinnable again. Counted (a late release, or a
-			 * transient failure to pin); only a charge that stays is a leak.
-			 */
-			while (ms < 3000 && kiovec_memlock_is_free(MEMLOCK_PAGES)) {
-				usleep(20000);
-				ms += 20;
-			}
-			if (ms >= 3000)
-				bad(w, n, "after closing the container a fresh one cannot pin "
-				    "exactly RLIMIT_MEMLOCK (step %d, %s; at most %ld of %d pages; "
-				    "VmPin %ld kB; %d descriptors open; other processes of the user: "
-				    "%s), still not 3 s later: a charge leaked", st, strerror(e), most,
-				    MEMLOCK_PAGES, pin, open_fds(), others());
-			else if (!w->res->late++)
-				snprintf(w->res->late_msg, sizeof(w->res->late_msg),
-					 "fault %d: right after close a fresh container could not pin "
-					 "RLIMIT_MEMLOCK (%s); then it could pin %ld of %d pages, and "
-					 "all of them %d ms later (VmPin %ld kB)", n, strerror(e), most,
-					 MEMLOCK_PAGES, ms, pin);
+			/* Charges are released when the container is closed, not later. */
+			bad(w, n, "after closing the container a fresh one cannot pin exactly "
+			    "RLIMIT_MEMLOCK (step %d, %s; at most %ld of %d pages; VmPin %ld kB; "
+			    "%d descriptors open; other processes of the user: %s): a charge leaked",
+			    st, strerror(e), most, MEMLOCK_PAGES, pin, open_fds(), others());
 		}
 		if (!injected)
 			break;
@@ -1049,12 +1016,10 @@ TEST_F_TIMEOUT(failnth, sweep, 900)
 		w.fnfd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
 		w.buf = malloc(1 << 20);
 		w.s.snap = malloc(1 << 20);
-		w.s.pool = mmap(NULL, 64 * pg, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		w.s.pool = kiovec_map_small(64 * pg);
 		mfd = memfd_create("failnth", MFD_CLOEXEC);
-		if (w.fnfd < 0 || !w.buf || !w.s.snap || w.s.pool == MAP_FAILED || mfd < 0)
+		if (w.fnfd < 0 || !w.buf || !w.s.snap || !w.s.pool || mfd < 0)
 			_exit(22);
-		madvise(w.s.pool, 64 * pg, MADV_NOHUGEPAGE);
 		kiovec_fill(w.s.pool, 64 * pg, 1);
 		kiovec_fill(w.buf, 16 * pg, 2);
 		if (pwrite(mfd, w.buf, 16 * pg, 0) != (ssize_t)(16 * pg))
@@ -1103,9 +1068,6 @@ TEST_F_TIMEOUT(failnth, sweep, 900)
 		 res->injected_ok, res->shorts,
 		 (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	ksft_print_msg("failnth: %s\n", line);
-	if (res->late)
-		ksft_print_msg("failnth: %s: %d time(s) %s\n", variant->name, res->late,
-			       res->late_msg);
 	/* Every call but RESET copies from or to user memory: at least one point. */
 	if (variant->call != C_RESET)
 		EXPECT_LT(0, res->points) TH_LOG("no injection point reached: is fault injection on?");

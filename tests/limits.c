@@ -166,7 +166,7 @@ TEST_F(lim, pinned_huge_page_charged_whole)
 	long anon_huge0 = meminfo_kb("AnonHugePages");
 
 	ASSERT_NE(MAP_FAILED, area);
-	/* The test kernels have THP "always" (and no madvise at all): ask, but do not rely. */
+	/* The test kernels have THP "always"; ask as well, but do not rely on getting one. */
 	madvise(p, huge, MADV_HUGEPAGE);
 	memset(p, 7, huge);
 	if (meminfo_kb("AnonHugePages") - anon_huge0 < 2048)
