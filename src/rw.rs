@@ -81,6 +81,15 @@ pub(crate) fn rw_kiovec(
     if rw::file_type(file) == FileType::Other {
         return Err(EINVAL);
     }
+    // The ABI's EBADF for a file not open for the direction asked: the VFS checks the mode
+    // only after it looked for read_iter/write_iter, so /proc files would get EINVAL.
+    let open_for = match dir {
+        Dir::Read => file.is_readable(),
+        Dir::Write => file.is_writable(),
+    };
+    if !open_for {
+        return Err(EBADF);
+    }
     let pos = i64::try_from(pos).map_err(|_| EINVAL)?;
     if len == 0 {
         return finish(Ok(0), done);

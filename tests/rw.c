@@ -228,6 +228,11 @@ TEST_F(rw, bad_arguments)
 	EXPECT_EQ(-1, rw(self->dev, ro, KIOVEC_WRITE, 0, 0, 1));
 	EXPECT_EQ(EBADF, errno);
 	close(ro);
+	/* ... also one that has no write_iter at all (found by the fuzzer: it was EINVAL). */
+	ro = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	EXPECT_EQ(-1, rw(self->dev, ro, KIOVEC_WRITE, 0, 0, 1));
+	EXPECT_EQ(EBADF, errno);
+	close(ro);
 	/* A read-only descriptor of the container cannot read into it. */
 	ro = ioctl(self->dev, KIOVEC_IOC_RO_FD, 0);
 	ASSERT_LE(0, ro);
