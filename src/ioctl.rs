@@ -124,7 +124,9 @@ fn copy_out(container: &Container, arg: usize) -> Result<isize> {
 fn add_file(container: &Container, arg: usize) -> Result<isize> {
     let size = size_of::<uapi::kiovec_add_file>();
     let mut req: uapi::kiovec_add_file = UserSlice::new(arg, size).reader().read()?;
-    if req.flags != 0 || req.copied != 0 || req.reserved != [0; 2] {
+    // The out fields (at, segments, copied) are ignored on input, as ADD_USER's are: a caller
+    // may reuse one struct for many calls.
+    if req.flags != 0 || req.reserved != [0; 2] {
         return Err(EINVAL);
     }
     // All or nothing: a struct we could not write the results into fails before any read.
@@ -151,6 +153,7 @@ fn add_file(container: &Container, arg: usize) -> Result<isize> {
     }
     req.segments = 0;
     req.at = 0;
+    req.copied = 0;
     if req.len > 0 {
         let added = container.add_file(file, req.offset, req.len as usize)?;
         req.at = added.offset;
@@ -171,7 +174,8 @@ fn add_file(container: &Container, arg: usize) -> Result<isize> {
 fn add_zero(container: &Container, arg: usize) -> Result<isize> {
     let size = size_of::<uapi::kiovec_add_zero>();
     let mut req: uapi::kiovec_add_zero = UserSlice::new(arg, size).reader().read()?;
-    if req.flags != 0 || req.segments != 0 || req.at != 0 || req.reserved != [0; 2] {
+    // The out fields (segments, at) are ignored on input.
+    if req.flags != 0 || req.reserved != [0; 2] {
         return Err(EINVAL);
     }
     if req.len == 0 || req.len % PAGE_SIZE as u64 != 0 {

@@ -106,6 +106,68 @@ TEST_F(file, file_only)
 	close(fd);
 }
 
+/*
+ * One struct reused for several calls, as a server does: the out fields it carries from the
+ * last call are ignored on input (they once made ADD_FILE EINVAL when `copied` was set, and
+ * a zero-length add wrote the stale `copied` back).
+ */
+TEST_F(file, struct_reused_outputs_ignored)
+{
+	struct kiovec_add_file req = { 0 };
+	struct kiovec_add_zero z = { .len = self->pagesz };
+	unsigned char *data, *got;
+	int fd = make_file(2 * self->pagesz, 3, &data);
+	int proc = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	size_t len;
+
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, proc);
+	/* A procfs file is copied: the call sets copied, at, segments and len. */
+	req = (struct kiovec_add_file){ .fd = proc, .len = 1 };
+	ASSERT_EQ(0, ioctl(self->dev, KIOVEC_IOC_ADD_FILE, &req));
+	EXPECT_EQ(1, req.copied);
+	EXPECT_EQ(1, req.segments);
+	EXPECT_EQ(1, req.len);
+	/* The same struct for a tmpfs range: referenced, so copied comes back 0. */
+	req.fd = fd;
+	req.offset = 10;
+	req.len = self->pagesz;
+	ASSERT_EQ(0, ioctl(self->dev, KIOVEC_IOC_ADD_FILE, &req));
+	EXPECT_EQ(1, req.at);
+	EXPECT_EQ(0, req.copied);
+	EXPECT_EQ(2, req.segments);
+	EXPECT_EQ(self->pagesz, req.len);
+	/* And for nothing: every out field is written, none is left from before. */
+	req.copied = 7;
+	req.len = 0;
+	ASSERT_EQ(0, ioctl(self->dev, KIOVEC_IOC_ADD_FILE, &req));
+	EXPECT_EQ(0, req.copied);
+	EXPECT_EQ(0, req.segments);
+	EXPECT_EQ(0, req.len);
+	/* ADD_ZERO twice with one struct. */
+	ASSERT_EQ(0, ioctl(self->dev, KIOVEC_IOC_ADD_ZERO, &z));
+	EXPECT_EQ(1 + self->pagesz, z.at);
+	ASSERT_EQ(0, ioctl(self->dev, KIOVEC_IOC_ADD_ZERO, &z));
+	EXPECT_EQ(1 + 2 * self->pagesz, z.at);
+	EXPECT_EQ(1, z.segments);
+	/* The container holds those bytes, in order. */
+	len = 1 + 3 * self->pagesz;
+	got = malloc(len);
+	ASSERT_NE(NULL, got);
+	struct kiovec_copy_out co = { .offset = 1, .buf = (uintptr_t)got, .len = len };
+	EXPECT_EQ((long)len - 1, ioctl(self->dev, KIOVEC_IOC_COPY_OUT, &co));
+	EXPECT_EQ(0, memcmp(got, data + 10, self->pagesz));
+	for (size_t i = self->pagesz; i < len - 1; i++)
+		if (got[i]) {
+			EXPECT_EQ(0, got[i]) TH_LOG("byte %zu of the zero pages", i);
+			break;
+		}
+	free(got);
+	free(data);
+	close(proc);
+	close(fd);
+}
+
 /* A header, ranges of two files at odd offsets across page boundaries, pinned memory. */
 TEST_F(file, header_and_many_ranges)
 {

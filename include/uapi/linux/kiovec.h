@@ -53,7 +53,8 @@ struct kiovec_iovec {
 /**
  * struct kiovec_range - a byte range of the container
  * @start:	container byte offset where the range starts
- * @len:	its length in bytes (clamped to the container's end)
+ * @len:	its length in bytes (clamped to the container's end; EOVERFLOW if @start + @len
+ *		wraps)
  */
 struct kiovec_range {
 	__u64 start;
@@ -87,8 +88,9 @@ struct kiovec_info {
  * @owned_pages:	pages the module allocated for write() data and ADD_ZERO
  * @pinned_pages:	user pages the container holds pinned
  * @file_pages:		page-cache pages the container holds references on
- * @charged_pages:	pages charged to the opener's locked memory for all of the above
- *			(a large folio counts whole, once); 0 if the opener had CAP_IPC_LOCK
+ * @charged_pages:	pages the above count as against the opener's locked memory (a
+ *			large folio counts whole, once); reported whether or not the opener
+ *			had CAP_IPC_LOCK, which only exempts it from the limit
  * @copied_pages:	pages the module owns holding a copy of file data (ADD_FILE of a
  *			file whose page cache cannot be referenced)
  * @reserved0:		zero
@@ -169,13 +171,16 @@ struct kiovec_copy_out {
  * @fd:		in: a regular file open for reading
  * @flags:	in: zero
  * @offset:	in: where the range starts in the file
- * @len:	in: its length; the range must end at or before the file's end now
+ * @len:	in: its length; the range must end at or before the file's end now (for a
+ *		copied file: at most this much is read, up to what read(2) gives);
+ *		out: the bytes added
  * @at:		out: where the new bytes start in the container
  * @segments:	out: segments added (one per page)
  * @copied:	out: pages read into pages the container owns instead of referenced (0 for
  *		a file whose page cache is referenced)
  * @reserved:	zero
  *
+ * The out fields are ignored on input (one struct may be reused for many calls).
  * For a file whose page cache can be referenced (ext4, tmpfs, ramfs, ...) the pages are read
  * into the page cache as read(2) would, then referenced, never copied; holes of tmpfs read as
  * zeros without allocating. Every other regular file (procfs, sysfs, overlayfs, hugetlbfs,
@@ -239,7 +244,8 @@ struct kiovec_add_file {
  * be sent (and SIGPIPE unless KIOVEC_TX_NOSIGNAL). Bytes of pinned user memory are sent as
  * they are when the stack reads them. EBADF for a bad @fd, ENOTSOCK for a file that is not a
  * socket, EOPNOTSUPP for a socket that is not TCP, EINVAL for unknown flags or non-zero
- * reserved fields; 0 at or past the end of the container.
+ * reserved fields, EOVERFLOW for a range whose end wraps; 0 at or past the end of the
+ * container (or of the range).
  */
 struct kiovec_transmit {
 	__u32 fd;
@@ -332,7 +338,7 @@ struct kiovec_rw {
  * @at:		out: where the new bytes start in the container
  * @reserved:	zero
  *
- * The pages may be read into by KIOVEC_IOC_RW (a receive buffer without user memory). They
+ * The out fields are ignored on input. The pages may be read into by KIOVEC_IOC_RW (a receive buffer without user memory). They
  * are charged as pinned pages are. E2BIG past the container's limits, ENOMEM past the
  * opener's locked-memory limit, EINVAL for a length that is zero or not page-aligned.
  */
