@@ -2463,6 +2463,7 @@ static void op_rw(struct worker *w, struct slot *s)
 		ex_err(&e, EDESTADDRREQ);
 		ex_err(&e, ECONNRESET);
 		ex_err(&e, EOPNOTSUPP);
+		ex_err(&e, EMSGSIZE);	/* a UDP datagram past 64 KiB */
 	} else if (t->regular || t->kind == T_BLOCKDEV) {
 		if (eff == 0)
 			ex_ok(&e, 0, 0);

@@ -316,8 +316,9 @@ struct kiovec_transmit_batch {
  * touches a file's page cache, write() bytes or read-only pinned memory is EINVAL (the page
  * cache is never written through a kiovec). O_DIRECT on a block device needs pos, offsets
  * and lengths aligned to its logical block size (EINVAL otherwise). EBADF if @fd is not
- * open for the direction asked; EINVAL for other files; EAGAIN, EINTR, EIO, ENOSPC, EPIPE as
- * the target gives them.
+ * open for the direction asked; EINVAL for other files; EAGAIN, EINTR, EIO, ENOSPC, EPIPE
+ * and the rest of what the target gives (a socket's own errors, e.g. EMSGSIZE for a UDP
+ * datagram past its limit) as they come.
  */
 struct kiovec_rw {
 	__u32 fd;
