@@ -1885,8 +1885,12 @@ static void tx_expect(const struct txargs *a, const struct target *t, const stru
 			ex_err(e, EFAULT);
 		if (a->eoverflow)
 			ex_err(e, EOVERFLOW);
-		if (a->hbase_bad)
+		if (a->hbase_bad) {
+			/* The header is checked first: a null base is EFAULT, a wrapping one
+			 * EOVERFLOW. */
+			ex_err(e, EFAULT);
 			ex_err(e, EOVERFLOW);
+		}
 		if (t)
 			tx_target_errors(t, send, e);
 		return;
