@@ -22,3 +22,24 @@ kiovec_jobs=$(( $(nproc) + 1 ))
 
 say() { printf '[%s] %s\n' "$(basename "$0")" "$*"; }
 die() { printf '[%s] error: %s\n' "$(basename "$0")" "$*" >&2; exit 1; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# apt_install PACKAGE...: install Debian packages (after apt-get update) without starting any
+# service. Debian's nginx starts a web server on installation unless /usr/sbin/policy-rc.d
+# says no: a machine that has one (Docker images ship one that exits 101) keeps it; otherwise
+# one that exits 101 is put there for the install and removed afterwards. Fails if an nginx
+# was started anyway.
+apt_install() {
+	local policy=/usr/sbin/policy-rc.d made_policy= before after rc=0
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\n# kiovec: no service starts during this install\nexit 101\n' |
+			as_root tee "$policy" >/dev/null && as_root chmod 755 "$policy" && made_policy=1
+	fi
+	before=$(pgrep -x nginx || true)
+	DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null || rc=$?
+	[ -z "$made_policy" ] || as_root rm -f "$policy"
+	[ $rc = 0 ] || die "apt-get install failed for: $*"
+	after=$(pgrep -x nginx || true)
+	[ "$before" = "$after" ] || die "the install started an nginx (pids: $after): stop it (and 'systemctl disable nginx')"
+}
