@@ -728,22 +728,6 @@ static bool one(struct sweep *w, int n)
 	return injected;
 }
 
-/* VmPin of this process in kB (what the module adds to mm->pinned_vm), or -1. */
-static long vm_pin_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 /* How many pages a fresh container can pin now (binary search), for a diagnosis. */
 static long max_pinnable(void)
 {
@@ -821,7 +805,7 @@ static void sweep_main(struct sweep *w)
 		st = kiovec_memlock_is_free(MEMLOCK_PAGES);
 		if (st) {
 			int e = errno;
-			long pin = vm_pin_kb(), most = max_pinnable();
+			long pin = kiovec_vm_pin_kb(), most = max_pinnable();
 
 			/* Charges are released when the container is closed, not later. */
 			bad(w, n, "after closing the container a fresh one cannot pin exactly "

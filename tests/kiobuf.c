@@ -51,22 +51,6 @@ static long copy_out(int fd, __u64 offset, void *buf, size_t len)
 	return ioctl(fd, KIOVEC_IOC_COPY_OUT, &req);
 }
 
-/* VmPin of this process in kB (mm->pinned_vm), or -1. */
-static long vm_pin_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 /* The shared counter of pins taken and not released (kiovec_test.h). */
 #define pins_outstanding kiovec_pins_outstanding
 
@@ -118,7 +102,7 @@ TEST_F(kiobuf, pins_pages_in_place)
 	struct kiovec_stat st;
 	struct iovec iov = { self->buf, 3 * self->pagesz };
 	unsigned char *back = malloc(iov.iov_len);
-	long pin0 = vm_pin_kb();
+	long pin0 = kiovec_vm_pin_kb();
 
 	ASSERT_NE(NULL, back);
 	ASSERT_EQ(0, add_user(self->fd, &iov, 1, 0, &out));
@@ -132,7 +116,7 @@ TEST_F(kiobuf, pins_pages_in_place)
 	EXPECT_EQ(3, st.pinned_pages);
 	EXPECT_EQ(0, st.owned_pages);
 	if (pin0 >= 0)
-		EXPECT_EQ(pin0 + 3 * self->pagesz / 1024, vm_pin_kb());
+		EXPECT_EQ(pin0 + 3 * self->pagesz / 1024, kiovec_vm_pin_kb());
 
 	ASSERT_EQ((long)iov.iov_len, copy_out(self->fd, 0, back, iov.iov_len));
 	EXPECT_EQ(0, memcmp(back, self->buf, iov.iov_len));
@@ -145,7 +129,7 @@ TEST_F(kiobuf, pins_pages_in_place)
 	KIOVEC_STAT(self->fd, st);
 	EXPECT_EQ(0, st.pinned_pages);
 	if (pin0 >= 0)
-		EXPECT_EQ(pin0, vm_pin_kb());
+		EXPECT_EQ(pin0, kiovec_vm_pin_kb());
 	free(back);
 }
 
@@ -352,7 +336,7 @@ TEST_F(kiobuf, unknown_flags_and_reserved_einval)
 TEST_F(kiobuf, hole_in_range_efault_and_undone)
 {
 	struct kiovec_stat st;
-	long before = pins_outstanding(), pin0 = vm_pin_kb();
+	long before = pins_outstanding(), pin0 = kiovec_vm_pin_kb();
 	struct iovec iov[] = { { self->buf, self->pagesz }, { self->buf + self->pagesz, 3 * self->pagesz } };
 
 	ASSERT_EQ(0, munmap(self->buf + 2 * self->pagesz, self->pagesz));
@@ -362,7 +346,7 @@ TEST_F(kiobuf, hole_in_range_efault_and_undone)
 	EXPECT_EQ(0, st.bytes);
 	EXPECT_EQ(0, st.pinned_pages);
 	EXPECT_EQ(before, pins_outstanding());
-	EXPECT_EQ(pin0, vm_pin_kb());
+	EXPECT_EQ(pin0, kiovec_vm_pin_kb());
 }
 
 TEST_F(kiobuf, prot_none_efault)
@@ -575,13 +559,13 @@ TEST(memlock_limit_enomem_and_released_on_close)
 		fd = kiovec_open();
 		if (p == MAP_FAILED || fd < 0)
 			_exit(11);
-		pin0 = vm_pin_kb();
+		pin0 = kiovec_vm_pin_kb();
 		if (add_one(fd, p, limit_pages * pg, 0))
 			_exit(12);		/* up to the limit: fine */
 		if (add_one(fd, p + limit_pages * pg, 1, 0) != -1 || errno != ENOMEM)
 			_exit(13);		/* one page past it: ENOMEM */
 		close(fd);
-		if (vm_pin_kb() != pin0)
+		if (kiovec_vm_pin_kb() != pin0)
 			_exit(14);		/* VmPin back to baseline */
 		fd = kiovec_open();
 		if (add_one(fd, p, limit_pages * pg, 0))

@@ -199,6 +199,22 @@ static inline bool kiovec_become_user(uid_t uid, rlim_t memlock)
 	return geteuid() == uid;
 }
 
+/* VmPin of this process in kB (what the module adds to mm->pinned_vm), or -1. */
+static inline long kiovec_vm_pin_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
 /*
  * len bytes of private anonymous memory (zero-filled) that is only ever backed by small pages,
  * or NULL. A pinned page of a large folio is charged with its whole folio (a transparent huge
