@@ -2052,6 +2052,11 @@ static void op_batch(struct worker *w, struct slot *s)
 			ex_err(&e, EFAULT);
 		if (a.eoverflow)
 			ex_err(&e, EOVERFLOW);
+		if (a.hbase_bad) {
+			/* The header is checked first (as in tx_expect). */
+			ex_err(&e, EFAULT);
+			ex_err(&e, EOVERFLOW);
+		}
 		if (!einval && !a.einval && !bad_array)
 			ex_ok(&e, cnt, cnt);	/* a bad header may be each target's error */
 	} else {
