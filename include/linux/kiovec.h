@@ -73,7 +73,8 @@ typedef void (*kiovec_done_t)(void *private, ssize_t result);
  * KIOVEC_WRITE) or from (KIOVEC_READ) @file at byte @pos: a regular file or a block device
  * (through its read_iter/write_iter with a kiocb over a bvec iterator, honouring O_DIRECT of
  * @file: a misaligned range is -EINVAL), or a socket (send by page reference, or receive,
- * honouring O_NONBLOCK; @pos is ignored). A READ may only touch writable ranges (-EINVAL).
+ * honouring O_NONBLOCK; @pos is ignored). A READ may only touch writable ranges (-EINVAL);
+ * a file not open for the direction is -EBADF.
  *
  * With @done NULL: synchronous, returns the bytes moved or -errno. With @done: returns
  * -EIOCBQUEUED and calls @done(@private, result) exactly once, possibly before returning and

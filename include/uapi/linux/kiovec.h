@@ -339,9 +339,10 @@ struct kiovec_rw {
  * @at:		out: where the new bytes start in the container
  * @reserved:	zero
  *
- * The out fields are ignored on input. The pages may be read into by KIOVEC_IOC_RW (a receive buffer without user memory). They
- * are charged as pinned pages are. E2BIG past the container's limits, ENOMEM past the
- * opener's locked-memory limit, EINVAL for a length that is zero or not page-aligned.
+ * The out fields are ignored on input. The pages may be read into by KIOVEC_IOC_RW (a
+ * receive buffer without user memory). They are charged as pinned pages are. E2BIG past
+ * the container's limits, ENOMEM past the opener's locked-memory limit, EINVAL for a length
+ * that is zero or not page-aligned.
  */
 struct kiovec_add_zero {
 	__u64 len;
