@@ -25,8 +25,17 @@ die() { printf '[%s] error: %s\n' "$(basename "$0")" "$*" >&2; exit 1; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# apt_install PACKAGE...: install Debian packages (after apt-get update) without starting any
-# service. Debian's nginx starts a web server on installation unless /usr/sbin/policy-rc.d
+# missing_packages PACKAGE...: those of the Debian packages that are not installed, a line each.
+missing_packages() {
+	local p st
+	for p in "$@"; do
+		st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+		[ "$st" = installed ] || echo "$p"
+	done
+}
+
+# apt_install PACKAGE...: install Debian packages (the caller ran apt-get update) without
+# starting any service. Debian's nginx starts a web server on installation unless /usr/sbin/policy-rc.d
 # says no: a machine that has one (Docker images ship one that exits 101) keeps it; otherwise
 # one that exits 101 is put there for the install and removed afterwards. Fails if an nginx
 # was started anyway.
