@@ -319,6 +319,12 @@ TEST_F(acc, invalidated_page_is_looked_up_again)
 /*
  * All or nothing to the end: a fault injected into the copy that writes ADD_USER's results
  * back (the caller's struct became unwritable) takes the append back, and its pins.
+ *
+ * Every injection point in turn; the last one a call reaches is that copy. A point whose
+ * failure the kernel absorbs lets the call succeed, and then all of it was added: seen once
+ * in this project's repeated make check runs (point 4 of 5: most likely an allocation of a
+ * debugging facility, KASAN's stack depot or kmemleak's metadata, that tolerates failure;
+ * tests/failnth.c allows for the same).
  */
 TEST_F(acc, results_unwritable_nothing_added)
 {
@@ -326,7 +332,8 @@ TEST_F(acc, results_unwritable_nothing_added)
 	struct kiovec_iovec iov = { (uintptr_t)data, sizeof(data) };
 	struct kiovec_add_user req;
 	struct kiovec_stat st;
-	int failed_at_end = 0;
+	int failed_at_end = 0, last_injected = 0;
+	long last_r = 0;
 	long pins0 = kiovec_pins_outstanding();
 	char name[64];
 	int nth;
@@ -359,12 +366,23 @@ TEST_F(acc, results_unwritable_nothing_added)
 			EXPECT_EQ(0, r);
 			break;
 		}
+		last_injected = n;
+		last_r = r;
+		if (r == 0) {
+			/* Absorbed: the whole range is in, and goes for the next round. */
+			EXPECT_EQ(sizeof(data), st.bytes) TH_LOG("injection %d absorbed", n);
+			ASSERT_EQ(0, ioctl(self->dev, KIOVEC_IOC_RESET, 0));
+			continue;
+		}
 		EXPECT_EQ(-1, r);
 		EXPECT_EQ(0, st.bytes) TH_LOG("injection %d left %llu bytes", n, st.bytes);
 		EXPECT_EQ(0, st.pinned_pages);
 		failed_at_end = n;
 	}
-	EXPECT_LE(2, failed_at_end);
+	/* The last point reached, the copy of the results, failed the call: nothing was kept. */
+	EXPECT_LE(2, last_injected);
+	EXPECT_EQ(last_injected, failed_at_end);
+	EXPECT_EQ(-1, last_r);
 	ASSERT_EQ(0, ioctl(self->dev, KIOVEC_IOC_RESET, 0));
 	if (pins0 != LONG_MIN)
 		EXPECT_EQ(pins0, kiovec_pins_outstanding());
