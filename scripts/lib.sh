@@ -35,10 +35,10 @@ missing_packages() {
 }
 
 # apt_install PACKAGE...: install Debian packages (the caller ran apt-get update) without
-# starting any service. Debian's nginx starts a web server on installation unless /usr/sbin/policy-rc.d
-# says no: a machine that has one (Docker images ship one that exits 101) keeps it; otherwise
-# one that exits 101 is put there for the install and removed afterwards. Fails if an nginx
-# was started anyway.
+# starting any service. Debian's nginx starts a web server on installation unless
+# /usr/sbin/policy-rc.d says no: a machine that has one (Docker images ship one that exits
+# 101) keeps it; otherwise one that exits 101 is put there for the install and removed
+# afterwards. Fails if an nginx was started anyway.
 apt_install() {
 	local policy=/usr/sbin/policy-rc.d made_policy= before after rc=0
 	if [ ! -e "$policy" ]; then
